@@ -1,0 +1,149 @@
+"""`ReviewInsight`: what reviewstream learns from one review, published to `review-insights` keyed by `review_id`.
+
+An insight is the model's `ReviewAnalysis` (the part an LLM or the offline analyzer produces, checked against
+`schemas/review_analysis.schema.json`) plus the review's ids and how it was produced.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, get_args
+
+import faust
+
+__all__ = [
+    "INTENTS",
+    "ISSUE_KINDS",
+    "SENTIMENTS",
+    "URGENCIES",
+    "Aspect",
+    "Intent",
+    "IssueKind",
+    "ReviewAnalysis",
+    "ReviewInsight",
+    "Sentiment",
+    "Urgency",
+]
+
+Sentiment = Literal["positive", "neutral", "negative", "mixed"]
+Intent = Literal["praise", "complaint", "question", "return_request", "suggestion", "other"]
+Urgency = Literal["low", "medium", "high", "critical"]
+IssueKind = Literal[
+    "quality", "shipping", "packaging", "size_fit", "price", "service", "safety", "fraud", "missing_parts", "other"
+]
+AspectSentiment = Literal["positive", "neutral", "negative"]
+
+SENTIMENTS: Final[tuple[str, ...]] = get_args(Sentiment)
+INTENTS: Final[tuple[str, ...]] = get_args(Intent)
+URGENCIES: Final[tuple[str, ...]] = get_args(Urgency)
+ISSUE_KINDS: Final[tuple[str, ...]] = get_args(IssueKind)
+ASPECT_SENTIMENTS: Final[tuple[str, ...]] = get_args(AspectSentiment)
+
+
+class Aspect(faust.Record, include_metadata=False, serializer="json"):
+    name: str
+    sentiment: str
+    # Quoted verbatim from the review text, so a reader can check the claim.
+    evidence: str
+
+
+class ReviewAnalysis(faust.Record, include_metadata=False, serializer="json"):
+    sentiment: str
+    sentiment_score: float
+    aspects: list[Aspect]
+    intent: str
+    urgency: str
+    issues: list[str]
+    competitors: list[str]
+    summary: str
+    suggested_reply: str | None
+    language: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReviewAnalysis:
+        """Build from a dict that already passed `schemas/review_analysis.schema.json`."""
+        return cls(
+            sentiment=data["sentiment"],
+            sentiment_score=float(data["sentiment_score"]),
+            aspects=[Aspect(name=a["name"], sentiment=a["sentiment"], evidence=a["evidence"]) for a in data["aspects"]],
+            intent=data["intent"],
+            urgency=data["urgency"],
+            issues=list(data["issues"]),
+            competitors=list(data["competitors"]),
+            summary=data["summary"],
+            suggested_reply=data["suggested_reply"],
+            language=data["language"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sentiment": self.sentiment,
+            "sentiment_score": self.sentiment_score,
+            "aspects": [{"name": a.name, "sentiment": a.sentiment, "evidence": a.evidence} for a in self.aspects],
+            "intent": self.intent,
+            "urgency": self.urgency,
+            "issues": list(self.issues),
+            "competitors": list(self.competitors),
+            "summary": self.summary,
+            "suggested_reply": self.suggested_reply,
+            "language": self.language,
+        }
+
+
+class ReviewInsight(faust.Record, include_metadata=False, serializer="json"):
+    review_id: str
+    user_id: str
+    product_id: str
+    sentiment: str
+    sentiment_score: float
+    aspects: list[Aspect]
+    intent: str
+    urgency: str
+    issues: list[str]
+    competitors: list[str]
+    summary: str
+    suggested_reply: str | None
+    language: str
+    # Which model answered: "local/<version>" for the offline analyzer, else the LLM's model name.
+    model: str
+    # True when the LLM was unavailable and the offline analyzer answered instead.
+    degraded: bool
+    # Kinds of personal data removed from the text before it left the process (e.g. "email", "phone").
+    redacted: list[str]
+    rating: int | None = None
+    review_created_at: float | None = None
+    analyzed_at: float = 0.0
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        review_id: str,
+        user_id: str,
+        product_id: str,
+        analysis: ReviewAnalysis,
+        model: str,
+        degraded: bool,
+        redacted: list[str],
+        rating: int | None,
+        review_created_at: float | None,
+        analyzed_at: float,
+    ) -> ReviewInsight:
+        return cls(
+            review_id=review_id,
+            user_id=user_id,
+            product_id=product_id,
+            model=model,
+            degraded=degraded,
+            redacted=sorted(set(redacted)),
+            rating=rating,
+            review_created_at=review_created_at,
+            analyzed_at=analyzed_at,
+            **{k: v for k, v in analysis.to_dict().items() if k != "aspects"},
+            aspects=list(analysis.aspects),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict, the same shape as on the wire."""
+        data: dict[str, Any] = {f: getattr(self, f) for f in self._options.fields}
+        data["aspects"] = [{"name": a.name, "sentiment": a.sentiment, "evidence": a.evidence} for a in self.aspects]
+        return data

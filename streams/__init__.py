@@ -1,0 +1,1 @@
+"""The Faust application and its machinery: settings, topics, the LLM gateway, ordered acks, metrics, the CLI."""

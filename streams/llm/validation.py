@@ -1,0 +1,55 @@
+"""Checks every model reply before it can become an insight: schema, and evidence quoted from the review.
+
+A reply that fails is never published as is: `validate_analysis` raises `InvalidReply` (the caller retries or falls
+back) and quietly drops aspects whose evidence is not in the text, because a made-up quote is worse than none.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from typing import Any
+
+import jsonschema
+
+from models.insight import ReviewAnalysis
+from models.schemas import load_schema
+from streams.llm.errors import InvalidReply
+
+__all__ = ["analysis_validator", "evidence_is_quoted", "normalise_for_match", "validate_analysis"]
+
+_SPACES = re.compile(r"\s+")
+
+
+@functools.cache
+def analysis_validator() -> jsonschema.protocols.Validator:
+    schema = load_schema("review_analysis")
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def normalise_for_match(text: str) -> str:
+    """Case-, width- and whitespace-insensitive form used to check that evidence is a quote."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
+
+
+def evidence_is_quoted(evidence: str, text: str) -> bool:
+    needle = normalise_for_match(evidence).strip(" .,!?;:\"'。，！？；：“”‘’…")
+    return bool(needle) and needle in normalise_for_match(text)
+
+
+def validate_analysis(data: Any, text: str) -> ReviewAnalysis:
+    """Validate a decoded model reply against the schema and the review text; raise `InvalidReply` if unusable."""
+    if not isinstance(data, dict):
+        raise InvalidReply(f"reply is a {type(data).__name__}, expected a JSON object")
+    errors = sorted(analysis_validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise InvalidReply(f"reply does not match the ReviewAnalysis schema at {where}: {first.message[:200]}")
+    data = dict(data)
+    data["aspects"] = [a for a in data["aspects"] if evidence_is_quoted(a["evidence"], text)]
+    return ReviewAnalysis.from_dict(data)

@@ -1,0 +1,48 @@
+"""Every setting in one place, read from `REVIEWSTREAM_*` environment variables (see `.env.example`).
+
+>>> Settings(broker="kafka://127.0.0.1:19092").reviews_topic
+'reviews'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PROJECT_ROOT", "LLMProvider", "Settings"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LLMProvider = Literal["local", "openai"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REVIEWSTREAM_", env_file=".env", extra="ignore")
+
+    app_id: str = Field("reviewstream", description="Kafka consumer group and prefix of internal topics")
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, description="HTTP port of the worker: /metrics, /health")
+    datadir: Path = Field(PROJECT_ROOT / ".local" / "worker-data", description="table state (one folder per worker)")
+
+    reviews_topic: str = "reviews"
+    clickstream_topic: str = "clickstream"
+    insights_topic: str = "review-insights"
+    dead_letters_topic: str = "dead-letters"
+    # Partitions are the unit of parallelism: at most this many workers share the work.
+    topic_partitions: int = Field(4, ge=1)
+    topic_replication: int = Field(1, ge=1)
+
+    max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
+
+    llm_provider: LLMProvider = "local"
+    llm_model: str = Field("gpt-4o-mini", description="model name sent to the OpenAI-compatible endpoint")
+    llm_max_inflight: int = Field(32, ge=1, description="reviews being analysed at once per worker")
+    llm_timeout_s: float = Field(30.0, gt=0, description="timeout of one LLM request")
+    llm_max_retries: int = Field(4, ge=0)
+    llm_rpm: int = Field(500, ge=1, description="requests per minute allowed by the provider")
+    llm_tpm: int = Field(200_000, ge=1, description="tokens per minute allowed by the provider")
+    local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
