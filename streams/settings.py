@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["PROJECT_ROOT", "LLMProvider", "Settings"]
@@ -45,4 +45,7 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(4, ge=0)
     llm_rpm: int = Field(500, ge=1, description="requests per minute allowed by the provider")
     llm_tpm: int = Field(200_000, ge=1, description="tokens per minute allowed by the provider")
+    # Read under the names the openai client uses; the key is a SecretStr so it never shows in a repr or a log.
+    openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")

@@ -1,0 +1,50 @@
+"""`reviews` → validate → redact → analyse → `review-insights` (keyed by review_id), bad input → `dead-letters`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.types import EventT, StreamT
+
+from streams.app import app, dead_letters_topic, insights_topic, metrics, reviews_topic, settings
+from streams.llm.factory import build_analyzers
+from streams.pipelined import PipelinedStream
+from streams.publish import publish
+from streams.review_processor import ReviewProcessor, SourceMessage
+
+__all__ = ["analyse_reviews"]
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(reviews_topic, name="reviews")
+async def analyse_reviews(stream: StreamT[Any]) -> None:
+    analyzer, fallback = build_analyzers(settings)
+    processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars)
+    log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
+             fallback.name if fallback else None, settings.llm_max_inflight)
+
+    async def handle(event: EventT) -> None:
+        message = event.message
+        source = SourceMessage(
+            value=message.value, key=message.key, topic=message.topic, partition=message.partition,
+            offset=message.offset, timestamp=message.timestamp,
+        )
+        result = await processor.process(source)
+        if result.insight is not None:
+            await publish(insights_topic, key=result.insight.review_id, value=result.insight, metrics=metrics)
+            metrics.insights_by_sentiment.labels(result.insight.sentiment).inc()
+            if message.timestamp:
+                metrics.end_to_end_latency.labels("reviews").observe(max(0.0, result.insight.analyzed_at - message.timestamp))
+        elif result.dead_letter is not None:
+            dl = result.dead_letter
+            await publish(dead_letters_topic, key=f"{dl.source_topic}:{dl.partition}:{dl.offset}", value=dl,
+                          metrics=metrics)
+
+    try:
+        await PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics).run(stream, handle)
+    finally:
+        await analyzer.aclose()
+        if fallback is not None:
+            await fallback.aclose()

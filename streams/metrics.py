@@ -1,0 +1,78 @@
+"""Prometheus metrics of the worker, named by Prometheus conventions (`reviewstream_` prefix, base units, `_total`
+counters, histograms). Labels are bounded: topic, agent, analyzer, outcome, reason — never a user or product id."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+# From 1 ms (the offline analyzer) to 2 min (an LLM behind a rate limit).
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "reviewstream_events_consumed_total", "Events read from input topics.", ["topic"], registry=r
+        )
+        self.events_produced = Counter(
+            "reviewstream_events_produced_total", "Events published to output topics.", ["topic"], registry=r
+        )
+        self.dead_letters = Counter(
+            "reviewstream_dead_letters_total",
+            "Input events sent to the dead-letter topic, by source topic and reason.",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.analyzer_requests = Counter(
+            "reviewstream_analyzer_requests_total",
+            "Analyses by analyzer and outcome (ok, invalid_reply, transient_error, permanent_error, fallback).",
+            ["analyzer", "outcome"],
+            registry=r,
+        )
+        self.analyzer_duration = Histogram(
+            "reviewstream_analyzer_duration_seconds",
+            "Time to analyse one review, by analyzer.",
+            ["analyzer"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.processing_duration = Histogram(
+            "reviewstream_processing_duration_seconds",
+            "Time from taking an event off the topic to its outputs being acknowledged by Kafka, by agent.",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.end_to_end_latency = Histogram(
+            "reviewstream_end_to_end_latency_seconds",
+            "Time from the input message's Kafka timestamp to its output being sent, by agent.",
+            ["agent"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("reviewstream_in_flight_events", "Events being processed now.", ["agent"], registry=r)
+        self.in_flight_capacity = Gauge(
+            "reviewstream_in_flight_capacity", "Most events processed at once before consumption waits.", ["agent"],
+            registry=r,
+        )
+        self.oldest_in_flight_age = Gauge(
+            "reviewstream_oldest_in_flight_age_seconds",
+            "Age of the oldest unfinished event; it holds back its partition's commits.",
+            ["agent"],
+            registry=r,
+        )
+        self.insights_by_sentiment = Counter(
+            "reviewstream_insights_total", "Review insights published, by sentiment.", ["sentiment"], registry=r
+        )
+        self.degraded_insights = Counter(
+            "reviewstream_degraded_insights_total",
+            "Insights answered by the offline fallback because the LLM failed.",
+            registry=r,
+        )
+        self.redactions = Counter(
+            "reviewstream_pii_redactions_total", "Reviews with personal data redacted, by kind.", ["kind"], registry=r
+        )

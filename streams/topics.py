@@ -1,0 +1,73 @@
+"""Topic declarations and their creation on the broker with explicit partition counts.
+
+The broker runs with `auto.create.topics.enable=false`, so a mistyped topic name fails loudly instead of creating a
+one-partition topic whose partition count no longer matches its changelogs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from streams.settings import Settings
+
+__all__ = ["TopicSpec", "bootstrap_servers", "ensure_topics", "topic_specs"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def bootstrap_servers(broker_url: str) -> str:
+    """`kafka://host:port;host2:port` (Faust style) → `host:port,host2:port` (aiokafka style)."""
+    servers = []
+    for part in broker_url.replace(";", ",").split(","):
+        part = part.strip()
+        if "://" in part:
+            part = part.split("://", 1)[1]
+        if part:
+            servers.append(part)
+    return ",".join(servers)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    n, rf = settings.topic_partitions, settings.topic_replication
+    return [
+        TopicSpec(settings.reviews_topic, n, rf),
+        TopicSpec(settings.clickstream_topic, n, rf),
+        TopicSpec(settings.insights_topic, n, rf),
+        # Dead letters are kept longer: someone has to look at them and maybe replay them.
+        TopicSpec(settings.dead_letters_topic, n, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+    ]
+
+
+async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
+    """Create the missing topics; return the names created. Existing topics are left as they are."""
+    specs = topic_specs(settings) if specs is None else specs
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if not missing:
+            return []
+        try:
+            await admin.create_topics(
+                [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.config) for s in missing]
+            )
+        except TopicAlreadyExistsError:
+            # Another worker created them between our list and our create: fine.
+            pass
+        log.info("created topics %s", ", ".join(s.name for s in missing))
+        return [s.name for s in missing]
+    finally:
+        await admin.close()

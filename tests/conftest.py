@@ -1,0 +1,47 @@
+"""Shared fixtures. Integration tests get a real single-node Kafka (KRaft) started by the project's own script."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[str]:
+    """`kafka://127.0.0.1:PORT` of a running broker; started for the session unless one already runs there."""
+    port = int(os.environ.get("REVIEWSTREAM_TEST_KAFKA_PORT", "19092"))
+    env = {**os.environ, "KAFKA_PORT": str(port)}
+    started = False
+    if not _port_open(port):
+        subprocess.run([str(KAFKA_SCRIPT), "up"], check=True, env=env, timeout=600)
+        started = True
+    yield f"kafka://127.0.0.1:{port}"
+    if started and os.environ.get("REVIEWSTREAM_TEST_KEEP_KAFKA") != "1":
+        subprocess.run([str(KAFKA_SCRIPT), "down"], check=False, env=env, timeout=120)
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh suffix for topics and consumer groups, so tests never see each other's data."""
+    return uuid.uuid4().hex[:10]

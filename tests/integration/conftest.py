@@ -1,0 +1,110 @@
+"""Helpers for integration tests: isolated topic sets, a worker subprocess, and reading output topics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.settings import Settings
+from streams.topics import bootstrap_servers, ensure_topics
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Deployment:
+    """One isolated reviewstream deployment: its own topics, consumer group and state folder."""
+
+    env: dict[str, str]
+    settings: Settings
+    workdir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return bootstrap_servers(self.settings.broker)
+
+    def start_worker(self, name: str = "w1", **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(free_port()),
+               "REVIEWSTREAM_DATADIR": str(self.workdir / f"data-{name}"), **extra_env}
+        log = (self.workdir / f"worker-{name}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.workers.append(proc)
+        return proc
+
+    def log_tail(self, name: str = "w1", lines: int = 40) -> str:
+        path = self.workdir / f"worker-{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop_all(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    async def produce(self, values: list[bytes], topic: str | None = None) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        await producer.start()
+        try:
+            futures = [await producer.send(topic or self.settings.reviews_topic, value=v) for v in values]
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+
+    async def collect(self, until: Any, timeout_s: float = 120.0, proc: subprocess.Popen[bytes] | None = None,
+                      ) -> dict[str, list[dict[str, Any]]]:
+        """Read insights and dead letters from the start until `until(outputs)` is true or the deadline passes."""
+        topics = [self.settings.insights_topic, self.settings.dead_letters_topic]
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        outputs: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not until(outputs) and time.monotonic() < deadline:
+                if proc is not None and proc.poll() is not None:
+                    raise AssertionError(f"worker exited with {proc.returncode}")
+                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                    outputs[tp.topic].extend(orjson.loads(r.value) for r in records)
+        finally:
+            await consumer.stop()
+        return outputs
+
+
+@pytest.fixture
+def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[Deployment]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REVIEWSTREAM_")},
+        "REVIEWSTREAM_BROKER": kafka_broker,
+        "REVIEWSTREAM_APP_ID": f"rs-test-{unique_name}",
+        "REVIEWSTREAM_REVIEWS_TOPIC": f"reviews-{unique_name}",
+        "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"clickstream-{unique_name}",
+        "REVIEWSTREAM_INSIGHTS_TOPIC": f"review-insights-{unique_name}",
+        "REVIEWSTREAM_DEAD_LETTERS_TOPIC": f"dead-letters-{unique_name}",
+        "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
+    }
+    keys = {k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWSTREAM_")}
+    settings = Settings(**keys)
+    asyncio.run(ensure_topics(settings))
+    dep = Deployment(env=env, settings=settings, workdir=tmp_path)
+    yield dep
+    dep.stop_all()

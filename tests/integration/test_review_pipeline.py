@@ -1,0 +1,134 @@
+"""The review pipeline end to end on the real broker, through a real worker process."""
+
+from __future__ import annotations
+
+import base64
+import signal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+
+from models.schemas import load_schema
+from tests.integration.conftest import Deployment
+
+pytestmark = pytest.mark.integration
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_reviews.jsonl"
+
+# One of each kind of bad input a shop's event bus really carries, with the reason the worker must give.
+MALFORMED: list[tuple[bytes, str]] = [
+    (b"\xff\xfe not utf-8 \x80", "invalid_utf8"),
+    (b"this is not json", "invalid_json"),
+    (b'{"review_id": "x1", "text": "truncated', "invalid_json"),
+    (b"[1, 2, 3]", "not_an_object"),
+    (b'"just a string"', "not_an_object"),
+    (b"null", "not_an_object"),
+    (b"", "empty_message"),
+    (b'{"review_id": "m1", "user_id": "u1", "product_id": "p1"}', "missing_field"),
+    (b'{"review_id": "m2", "user_id": "u1", "product_id": "p1", "text": ""}', "empty_text"),
+    (b'{"review_id": "m3", "user_id": "u1", "product_id": "p1", "text": "   \\n\\t "}', "empty_text"),
+    (b'{"review_id": "m4", "user_id": "u1", "product_id": "p1", "text": 42}', "wrong_type"),
+    (b'{"user_id": "u1", "product_id": "p1", "text": "no id"}', "missing_field"),
+    (b'{"review_id": "m6", "user_id": {"id": 1}, "product_id": "p1", "text": "object id"}', "wrong_type"),
+    (b'{"review_id": "m7", "user_id": "u1", "product_id": "p1", "text": "ok", "rating": 9}', "out_of_range"),
+    (b'{"review_id": "m8", "user_id": "u1", "product_id": "p1", "text": "ok", "rating": "five"}', "wrong_type"),
+    (orjson.dumps({"review_id": "m9", "user_id": "u1", "product_id": "p1", "text": "long " * 2000}), "text_too_long"),
+    (b'{"review_id": "m10", "user_id": "u1", "product_id": "p1", "text": "ok", "created_at": "yesterday"}',
+     "wrong_type"),
+    (b'{"review_id": "m11", "user_id": "u1", "product_id": "", "text": "empty product"}', "missing_field"),
+    (b'{"review_id": "m12", "user_id": "u1", "product_id": "p1", "text": ["a", "list"]}', "wrong_type"),
+    (b'{"review_id": true, "user_id": "u1", "product_id": "p1", "text": "bool id"}', "wrong_type"),
+]
+
+
+def sample_texts() -> list[dict[str, Any]]:
+    rows = []
+    for line in SAMPLE.read_bytes().splitlines():
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("text"), str) and row["text"].strip() \
+                and len(row["text"]) < 8000 and row.get("rating") in (None, 1, 2, 3, 4, 5):
+            rows.append(row)
+    return rows
+
+
+def build_input(valid: int) -> tuple[list[bytes], dict[str, bytes], list[tuple[bytes, str]]]:
+    """`valid` real reviews with unique ids, with the malformed events spread among them."""
+    texts = sample_texts()
+    reviews = {}
+    for i in range(valid):
+        row = texts[i % len(texts)]
+        review = {**row, "review_id": f"it-{i:04d}", "user_id": f"u{i % 37:03d}", "product_id": f"p{i % 11:02d}"}
+        reviews[review["review_id"]] = orjson.dumps(review)
+    values = list(reviews.values())
+    step = max(1, len(values) // len(MALFORMED))
+    for n, (raw, _) in enumerate(MALFORMED):
+        values.insert(n * (step + 1), raw)
+    return values, reviews, MALFORMED
+
+
+def _complete(deployment: Deployment, expected_ids: set[str], expected_dead: int):  # type: ignore[no-untyped-def]
+    def check(outputs: dict[str, list[dict[str, Any]]]) -> bool:
+        seen = {o["review_id"] for o in outputs[deployment.settings.insights_topic]}
+        return expected_ids <= seen and len(outputs[deployment.settings.dead_letters_topic]) >= expected_dead
+    return check
+
+
+async def test_200_reviews_give_180_insights_and_20_dead_letters(deployment: Deployment) -> None:
+    values, reviews, malformed = build_input(180)
+    assert len(values) == 200
+    await deployment.produce(values)
+    worker = deployment.start_worker()
+    outputs = await deployment.collect(_complete(deployment, set(reviews), len(malformed)), proc=worker)
+    insights = outputs[deployment.settings.insights_topic]
+    dead = outputs[deployment.settings.dead_letters_topic]
+    assert {i["review_id"] for i in insights} == set(reviews), deployment.log_tail()
+    assert len(insights) == 180, "a clean run publishes each insight once"
+    assert len(dead) == 20
+
+    insight_schema, dead_schema = load_schema("review_insight"), load_schema("dead_letter")
+    for insight in insights:
+        jsonschema.validate(insight, insight_schema)
+        original = orjson.loads(reviews[insight["review_id"]])
+        assert (insight["user_id"], insight["product_id"]) == (original["user_id"], original["product_id"])
+    expected_reasons = {raw: reason for raw, reason in malformed}
+    for letter in dead:
+        jsonschema.validate(letter, dead_schema)
+        original = base64.b64decode(letter["original_b64"])
+        assert letter["reason"] == expected_reasons[original], letter
+        assert letter["source_topic"] == deployment.settings.reviews_topic
+        assert letter["offset"] >= 0 and letter["detail"]
+    assert worker.poll() is None, "bad input must never crash the worker"
+
+
+async def test_sigkill_mid_stream_loses_no_review(deployment: Deployment, llm_simulator: str) -> None:
+    """Kill -9 the worker while reviews are in flight; after a restart every valid review has an insight."""
+    values, reviews, malformed = build_input(180)
+    slow = {"REVIEWSTREAM_LLM_PROVIDER": "openai", "OPENAI_BASE_URL": llm_simulator, "OPENAI_API_KEY": "sk-test",
+            "REVIEWSTREAM_LLM_MAX_INFLIGHT": "8", "REVIEWSTREAM_LLM_RPM": "100000", "REVIEWSTREAM_LLM_TPM": "100000000"}
+    await deployment.produce(values)
+    worker = deployment.start_worker("w1", **slow)
+
+    def partly_done(outputs: dict[str, list[dict[str, Any]]]) -> bool:
+        return len(outputs[deployment.settings.insights_topic]) >= 40
+
+    before = await deployment.collect(partly_done, proc=worker)
+    assert partly_done(before), deployment.log_tail("w1")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    seen_before = {o["review_id"] for o in before[deployment.settings.insights_topic]}
+    assert len(seen_before) < len(reviews), "the kill must land mid-stream for this test to mean anything"
+
+    restarted = deployment.start_worker("w2", **slow)
+    after = await deployment.collect(_complete(deployment, set(reviews), len(malformed)), timeout_s=180,
+                                     proc=restarted)
+    seen = {o["review_id"] for o in after[deployment.settings.insights_topic]}
+    assert seen == set(reviews), f"missing after restart: {sorted(set(reviews) - seen)[:10]}\n" + \
+        deployment.log_tail("w2")
+    reasons = {base64.b64decode(d["original_b64"]) for d in after[deployment.settings.dead_letters_topic]}
+    assert reasons == {raw for raw, _ in malformed}

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.llm.errors import PermanentLLMError
+from streams.metrics import Metrics
+from streams.review_processor import ReviewProcessor, SourceMessage
+from tests.unit.fakes import FailingAnalyzer, FakeAnalyzer
+
+
+def message(text: object = "The kettle boils fast", **extra: object) -> SourceMessage:
+    value = orjson.dumps({"review_id": "r1", "user_id": "u1", "product_id": "p1", "text": text, **extra})
+    return SourceMessage(value=value, key=b"r1", topic="reviews", partition=3, offset=42, timestamp=1.0)
+
+
+async def test_valid_review_becomes_an_insight() -> None:
+    processor = ReviewProcessor(FakeAnalyzer(), clock=lambda: 99.0)
+    result = await processor.process(message(rating=4))
+    assert result.dead_letter is None and result.insight is not None
+    insight = result.insight
+    assert (insight.review_id, insight.user_id, insight.product_id, insight.rating) == ("r1", "u1", "p1", 4)
+    assert insight.model == "fake-model" and insight.degraded is False and insight.analyzed_at == 99.0
+
+
+async def test_personal_data_is_redacted_before_the_analyzer_sees_it() -> None:
+    analyzer = FakeAnalyzer()
+    processor = ReviewProcessor(analyzer)
+    result = await processor.process(message("Broken on arrival, call me on 13812345678 or mail jo@example.com"))
+    assert result.insight is not None
+    assert "13812345678" not in analyzer.seen[0] and "jo@example.com" not in analyzer.seen[0]
+    assert result.insight.redacted == ["email", "phone"]
+
+
+async def test_bad_input_becomes_a_dead_letter_pointing_at_its_source() -> None:
+    metrics = Metrics()
+    processor = ReviewProcessor(FakeAnalyzer(), metrics=metrics)
+    result = await processor.process(message(text=""))
+    letter = result.dead_letter
+    assert result.insight is None and letter is not None
+    assert (letter.reason, letter.source_topic, letter.partition, letter.offset) == ("empty_text", "reviews", 3, 42)
+    assert letter.original() == message(text="").value
+    assert metrics.registry.get_sample_value("reviewstream_dead_letters_total",
+                                             {"topic": "reviews", "reason": "empty_text"}) == 1
+
+
+async def test_failing_llm_falls_back_to_the_offline_analyzer_as_degraded() -> None:
+    failing = FailingAnalyzer()
+    processor = ReviewProcessor(failing, fallback=FakeAnalyzer(name="local"))
+    result = await processor.process(message())
+    assert result.insight is not None
+    assert result.insight.degraded is True and result.insight.model == "local-model"
+    assert failing.calls == 1
+
+
+async def test_failing_llm_without_fallback_dead_letters_with_the_reason() -> None:
+    processor = ReviewProcessor(FailingAnalyzer(PermanentLLMError("401 bad key")))
+    result = await processor.process(message())
+    assert result.dead_letter is not None
+    assert (result.dead_letter.reason, result.dead_letter.stage) == ("analysis_failed", "analyze")
+
+
+@pytest.mark.parametrize("text", ["好评", "Great!"])
+async def test_short_reviews_are_fine(text: str) -> None:
+    result = await ReviewProcessor(FakeAnalyzer()).process(message(text))
+    assert result.insight is not None
