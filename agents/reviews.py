@@ -36,7 +36,8 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
             await publish(insights_topic, key=result.insight.review_id, value=result.insight, metrics=metrics)
             metrics.insights_by_sentiment.labels(result.insight.sentiment).inc()
             if message.timestamp:
-                metrics.end_to_end_latency.labels("reviews").observe(max(0.0, result.insight.analyzed_at - message.timestamp))
+                latency = max(0.0, result.insight.analyzed_at - message.timestamp)
+                metrics.end_to_end_latency.labels("reviews").observe(latency)
         elif result.dead_letter is not None:
             dl = result.dead_letter
             await publish(dead_letters_topic, key=f"{dl.source_topic}:{dl.partition}:{dl.offset}", value=dl,

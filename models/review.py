@@ -45,7 +45,8 @@ def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
         try:
             text = bytes(raw).decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidEvent("invalid_utf8", f"the message is not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
+            detail = f"the message is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+            raise InvalidEvent("invalid_utf8", detail) from exc
     else:
         text = raw
     try:

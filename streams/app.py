@@ -68,4 +68,5 @@ class HealthView(View):
     async def get(self, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
         ready = bool(assigned) and not app.rebalancing
-        return self.json({"status": "ready" if ready else "starting", "assigned": assigned}, status=200 if ready else 503)
+        body = {"status": "ready" if ready else "starting", "assigned": assigned}
+        return self.json(body, status=200 if ready else 503)

@@ -41,7 +41,8 @@ class OrderedAcks(Generic[T]):
     def start(self, partition: Hashable, offset: int, item: T, now: float = 0.0) -> None:
         queue = self._partitions.setdefault(partition, OrderedDict())
         if queue and offset <= next(reversed(queue)):
-            raise ValueError(f"offset {offset} of {partition} is not after the last started offset {next(reversed(queue))}")
+            last = next(reversed(queue))
+            raise ValueError(f"offset {offset} of {partition} is not after the last started offset {last}")
         queue[offset] = _Pending(item, now)
 
     def finish(self, partition: Hashable, offset: int) -> list[T]:

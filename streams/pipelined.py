@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+from faust.streams import Stream
 from faust.types import EventT, StreamT
 
 from streams.metrics import Metrics
@@ -45,7 +46,8 @@ class PipelinedStream:
     async def run(self, stream: StreamT[Any], handle: Handler) -> None:
         window = asyncio.Semaphore(self.capacity)
         tasks: set[asyncio.Task[None]] = set()
-        manual = stream.noack()
+        # `noack` exists on the concrete Stream only; the agent hands us one typed as the interface.
+        manual = cast(Stream[Any], stream).noack()
         try:
             async for event in manual.events():
                 await window.acquire()
@@ -60,14 +62,16 @@ class PipelinedStream:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _handle_one(self, manual: StreamT[Any], event: EventT, handle: Handler, window: asyncio.Semaphore) -> None:
+    async def _handle_one(
+        self, manual: StreamT[Any], event: EventT, handle: Handler, window: asyncio.Semaphore
+    ) -> None:
         message = event.message
         started = time.perf_counter()
         try:
             await handle(event)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - a handler bug must not be acked as done; the event is replayed later
+        except Exception:
             log.exception("handler failed for %s[%s]@%s; it stays unacknowledged and will be replayed",
                           message.topic, message.partition, message.offset)
             window.release()

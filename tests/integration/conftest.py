@@ -8,15 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.settings import Settings
 from streams.topics import bootstrap_servers, ensure_topics
 from tests.conftest import ROOT, free_port
@@ -108,3 +110,13 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
     dep = Deployment(env=env, settings=settings, workdir=tmp_path)
     yield dep
     dep.stop_all()
+
+
+@pytest_asyncio.fixture
+async def llm_simulator() -> AsyncIterator[str]:
+    """Base URL of an OpenAI-compatible simulator with a realistic latency (median 0.15 s, p99 0.6 s)."""
+    sim = await start_simulator(SimulatorConfig(latency_median_s=0.15, latency_p99_s=0.6, seed=3))
+    try:
+        yield sim.base_url
+    finally:
+        await sim.close()
