@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @app.agent(reviews_topic, name="reviews")
 async def analyse_reviews(stream: StreamT[Any]) -> None:
-    analyzer, fallback = build_analyzers(settings)
+    analyzer, fallback = build_analyzers(settings, metrics)
     processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)

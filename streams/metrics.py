@@ -76,6 +76,68 @@ class Metrics:
             "Insights answered by the offline fallback because the LLM failed.",
             registry=r,
         )
+        self._llm_metrics(r)
         self.redactions = Counter(
             "reviewstream_pii_redactions_total", "Reviews with personal data redacted, by kind.", ["kind"], registry=r
+        )
+
+    def _llm_metrics(self, r: CollectorRegistry) -> None:
+        # OpenTelemetry GenAI semantic-convention names where they exist, our own prefix for the rest.
+        self.llm_operation_duration = Histogram(
+            "gen_ai_client_operation_duration_seconds",
+            "Duration of one LLM request (a batch counts once).",
+            ["gen_ai_operation_name", "gen_ai_request_model", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.llm_token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens used per LLM request, by token type (input, output).",
+            ["gen_ai_operation_name", "gen_ai_request_model", "gen_ai_token_type"],
+            buckets=(16, 64, 256, 1024, 2048, 4096, 8192, 16384, 65536),
+            registry=r,
+        )
+        self.llm_requests = Counter(
+            "reviewstream_llm_requests_total",
+            "LLM requests by outcome (ok, rate_limited, server_error, timeout, invalid_reply, rejected).",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "reviewstream_llm_tokens_total", "Tokens billed, by type (input, output).", ["model", "type"], registry=r
+        )
+        self.llm_cost = Counter(
+            "reviewstream_llm_cost_usd_total", "Estimated LLM cost in US dollars, from the configured prices.",
+            ["model"], registry=r,
+        )
+        self.llm_retries = Counter(
+            "reviewstream_llm_retries_total", "LLM requests sent again after a failure, by reason.", ["reason"],
+            registry=r,
+        )
+        self.llm_rate_limited = Counter(
+            "reviewstream_llm_rate_limited_total", "HTTP 429 answers from the LLM provider.", registry=r
+        )
+        self.llm_limiter_wait = Histogram(
+            "reviewstream_llm_limiter_wait_seconds", "Time a request waited for the client-side rate limiter.",
+            buckets=(0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=r,
+        )
+        self.llm_in_flight = Gauge(
+            "reviewstream_llm_in_flight_requests", "LLM requests being sent or awaited now.", registry=r
+        )
+        self.llm_in_flight_capacity = Gauge(
+            "reviewstream_llm_in_flight_capacity", "Most LLM requests in flight at once.", registry=r
+        )
+        self.llm_batch_size = Histogram(
+            "reviewstream_llm_batch_size", "Reviews per LLM request.", buckets=(1, 2, 4, 8, 12, 16, 24, 32),
+            registry=r,
+        )
+        self.llm_cache_lookups = Counter(
+            "reviewstream_llm_cache_lookups_total", "Analysis cache lookups by result (hit, miss, joined).",
+            ["result"], registry=r,
+        )
+        self.llm_breaker_state = Gauge(
+            "reviewstream_llm_breaker_state", "LLM circuit breaker: 0 closed, 1 half-open, 2 open.", registry=r
+        )
+        self.llm_breaker_opened = Counter(
+            "reviewstream_llm_breaker_opened_total", "Times the LLM circuit breaker opened.", registry=r
         )

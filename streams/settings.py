@@ -40,9 +40,14 @@ class Settings(BaseSettings):
 
     llm_provider: LLMProvider = "local"
     llm_model: str = Field("gpt-4o-mini", description="model name sent to the OpenAI-compatible endpoint")
-    llm_max_inflight: int = Field(32, ge=1, description="reviews being analysed at once per worker")
+    llm_max_inflight: int = Field(256, ge=1, description="reviews being analysed at once per worker")
+    llm_max_requests: int = Field(64, ge=1, description="LLM requests in flight at once per worker")
+    llm_batch_max_items: int = Field(8, ge=1, description="reviews per LLM request (1 disables micro-batching)")
     llm_timeout_s: float = Field(30.0, gt=0, description="timeout of one LLM request")
+    llm_deadline_s: float = Field(180.0, gt=0, description="after this, the offline analyzer answers (degraded)")
     llm_max_retries: int = Field(4, ge=0)
+    llm_price_input_per_mtok: float = Field(0.15, ge=0, description="USD per million input tokens (cost metric)")
+    llm_price_output_per_mtok: float = Field(0.60, ge=0, description="USD per million output tokens (cost metric)")
     llm_rpm: int = Field(500, ge=1, description="requests per minute allowed by the provider")
     llm_tpm: int = Field(200_000, ge=1, description="tokens per minute allowed by the provider")
     # Read under the names the openai client uses; the key is a SecretStr so it never shows in a repr or a log.

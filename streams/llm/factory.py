@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 from streams.llm.analyzer import Analyzer
+from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.local import LocalAnalyzer
-from streams.llm.openai_analyzer import OpenAIAnalyzer
-from streams.llm.rate_limited import RateLimitedAnalyzer
-from streams.llm.rate_limiter import RateLimiter
+from streams.llm.transport import OpenAITransport
+from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["build_analyzers"]
+__all__ = ["build_analyzers", "gateway_config"]
 
 
-def build_analyzers(settings: Settings) -> tuple[Analyzer, Analyzer | None]:
+def gateway_config(settings: Settings) -> GatewayConfig:
+    return GatewayConfig(
+        rpm=settings.llm_rpm,
+        tpm=settings.llm_tpm,
+        max_in_flight=settings.llm_max_requests,
+        batch_max_items=settings.llm_batch_max_items,
+        attempt_timeout_s=settings.llm_timeout_s,
+        deadline_s=settings.llm_deadline_s,
+        max_attempts=settings.llm_max_retries + 1,
+        price_input_per_mtok=settings.llm_price_input_per_mtok,
+        price_output_per_mtok=settings.llm_price_output_per_mtok,
+    )
+
+
+def build_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple[Analyzer, Analyzer | None]:
     """Return (primary, fallback). With the `local` provider there is nothing to fall back to."""
     local = LocalAnalyzer.from_model_dir(settings.local_model_dir)
     if settings.llm_provider == "local":
         return local, None
-    remote = OpenAIAnalyzer(
+    transport = OpenAITransport(
         base_url=settings.openai_base_url or None,
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
         model=settings.llm_model,
         timeout_s=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
     )
-    limiter = RateLimiter(rpm=settings.llm_rpm, tpm=settings.llm_tpm)
-    return RateLimitedAnalyzer(remote, limiter), local
+    return LLMGateway(transport, gateway_config(settings), metrics=metrics), local

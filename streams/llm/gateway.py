@@ -1,0 +1,441 @@
+"""The LLM gateway: as many reviews through the model as its rate limits allow, as cheaply as possible, safely.
+
+    gateway = LLMGateway(OpenAITransport(base_url=..., model="gpt-4o-mini"), GatewayConfig(rpm=500, tpm=200_000))
+    reply = await gateway.analyze(ReviewText("Great kettle"))      # an `Analyzer`, like the offline one
+
+Shaped like Flink's async I/O operator (bounded in-flight requests, per-attempt timeout, overall deadline) plus:
+- a requests+tokens rate limiter charged from an estimate, settled with the real usage, lowered by the provider's
+  `x-ratelimit-remaining-*` headers, and a shared cool-down after a 429 that honours `retry-after`;
+- micro-batching: reviews that arrive together share one instruction block in one request; each item is validated
+  on its own and the missing or invalid ones are sent again alone;
+- a cache keyed by the normalised redacted text, and joining of identical reviews already in flight;
+- retries with exponential backoff and full jitter; a circuit breaker that fails fast while the model keeps
+  failing, so the caller answers from the offline analyzer (`degraded: true`) instead of waiting;
+- priorities for request slots: review analysis before marketing text.
+A review never waits past `deadline_s`: it fails with `LLMError`, which the review processor turns into a degraded
+insight. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from models.insight import ReviewAnalysis
+from streams.llm.analyzer import AnalyzerReply, ReviewText
+from streams.llm.batcher import MicroBatcher
+from streams.llm.cache import AnalysisCache
+from streams.llm.circuit_breaker import CircuitBreaker
+from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
+from streams.llm.openai_analyzer import decode_and_validate
+from streams.llm.priority_slots import PrioritySlots
+from streams.llm.prompt import (
+    ChatMessage,
+    batch_response_format_for_schema,
+    build_batch_messages,
+    build_messages,
+    estimate_text_tokens,
+    estimate_tokens,
+    repair_message,
+    response_format_for_schema,
+)
+from streams.llm.rate_limiter import RateLimiter
+from streams.llm.transport import ChatReply, ChatTransport, LLMRateLimited, LLMTimeout
+from streams.llm.validation import validate_analysis
+from streams.metrics import Metrics
+
+__all__ = ["CircuitOpen", "GatewayConfig", "LLMGateway"]
+
+log = logging.getLogger(__name__)
+
+PRIORITY_ANALYSIS = 0
+PRIORITY_MARKETING = 1
+_BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class CircuitOpen(TransientLLMError):
+    """The model failed too often lately; not called until the breaker's cool-off has passed."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    rpm: float = 500
+    tpm: float = 200_000
+    max_in_flight: int = 64
+    batch_max_items: int = 8
+    # Review text tokens per batch; the instructions come once on top.
+    batch_max_tokens: int = 2400
+    batch_max_wait_s: float = 0.05
+    attempt_timeout_s: float = 30.0
+    deadline_s: float = 180.0
+    max_attempts: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 20.0
+    cache_entries: int = 50_000
+    breaker_failures: int = 10
+    breaker_reset_s: float = 15.0
+    # What one analysis costs in output tokens before the real usage is known.
+    completion_tokens_per_review: int = 200
+    # US dollars per million tokens, for the cost metric (gpt-4o-mini list prices by default).
+    price_input_per_mtok: float = 0.15
+    price_output_per_mtok: float = 0.60
+
+
+@dataclass(eq=False)
+class _Job:
+    review: ReviewText
+    key: str
+    tokens: int
+    future: asyncio.Future[AnalyzerReply]
+    deadline: float
+    attempts: int = 0
+
+
+@dataclass
+class GatewayStats:
+    requests: int = 0
+    batched_requests: int = 0
+    reviews_sent: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    failures: int = 0
+    item_fallbacks: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+class LLMGateway:
+    """An `Analyzer` over a `ChatTransport`; see the module docstring."""
+
+    def __init__(
+        self,
+        transport: ChatTransport,
+        config: GatewayConfig | None = None,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.transport = transport
+        self.config = config or GatewayConfig()
+        self.metrics = metrics or Metrics()
+        self.name = "openai"
+        self._clock = clock
+        self._rng = rng or random.Random()
+        cfg = self.config
+        self.limiter = RateLimiter(rpm=cfg.rpm, tpm=cfg.tpm, now=clock())
+        self.breaker = CircuitBreaker(failure_threshold=cfg.breaker_failures, reset_timeout_s=cfg.breaker_reset_s)
+        self.cache: AnalysisCache[AnalyzerReply] = AnalysisCache(cfg.cache_entries)
+        self.slots = PrioritySlots(cfg.max_in_flight)
+        self.stats = GatewayStats()
+        self._batcher: MicroBatcher[_Job] = MicroBatcher(
+            max_items=cfg.batch_max_items, max_tokens=cfg.batch_max_tokens, max_wait_s=cfg.batch_max_wait_s
+        )
+        self._joinable: dict[str, asyncio.Future[AnalyzerReply]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self.metrics.llm_in_flight_capacity.set(cfg.max_in_flight)
+        self.metrics.llm_in_flight.set_function(lambda: self.slots.in_use)
+        self.metrics.llm_breaker_state.set_function(lambda: _BREAKER_STATES[self.breaker.state])
+
+    # ------------------------------------------------------------------------------------------------ Analyzer
+    async def analyze(self, review: ReviewText) -> AnalyzerReply:
+        key = self.cache.key(review.text, review.lang_hint)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.metrics.llm_cache_lookups.labels("hit").inc()
+            return AnalyzerReply(analysis=cached.analysis, model=cached.model, extra={"cache_hit": 1.0})
+        joined = self._joinable.get(key)
+        if joined is not None:
+            # The same text is already on its way to the model: share its answer instead of paying twice.
+            self.metrics.llm_cache_lookups.labels("joined").inc()
+            reply = await asyncio.shield(joined)
+            return AnalyzerReply(analysis=reply.analysis, model=reply.model, extra={"cache_hit": 1.0})
+        self.metrics.llm_cache_lookups.labels("miss").inc()
+        now = self._clock()
+        if not self.breaker.allow(now):
+            raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
+        job = _Job(review=review, key=key, tokens=estimate_text_tokens(review.text) + 40,
+                   future=asyncio.get_running_loop().create_future(), deadline=now + self.config.deadline_s)
+        self._joinable[key] = job.future
+        try:
+            self._enqueue(job)
+            try:
+                return await asyncio.wait_for(asyncio.shield(job.future), self.config.deadline_s)
+            except TimeoutError:
+                raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline") from None
+        finally:
+            if self._joinable.get(key) is job.future:
+                del self._joinable[key]
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, *(t for t in [self._flusher] if t), return_exceptions=True)
+        await self.transport.aclose()
+
+    # -------------------------------------------------------------------------------------------- batching
+    def _enqueue(self, job: _Job) -> None:
+        for batch in self._batcher.add(job, job.tokens, self._clock()):
+            self._spawn(self._run(batch))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_when_due())
+        self._wake.set()
+
+    async def _flush_when_due(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self._batcher.deadline()
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                # Woken early by a new job (which may have closed the batch), or at the batch's deadline.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            batch = self._batcher.flush_due(self._clock())
+            if batch:
+                self._spawn(self._run(batch))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -------------------------------------------------------------------------------------------- requests
+    async def _run(self, jobs: list[_Job], priority: int = PRIORITY_ANALYSIS) -> None:
+        """Send `jobs` (one request) until each has an answer or has failed; never leaves a future pending."""
+        try:
+            while jobs:
+                jobs = [j for j in jobs if not j.future.done()]
+                if not jobs:
+                    return
+                if self._clock() >= min(j.deadline for j in jobs):
+                    self._fail(jobs, TransientLLMError("deadline passed while retrying"))
+                    return
+                try:
+                    reply, ids = await self._send(jobs, priority)
+                except LLMRateLimited as exc:
+                    # Not the model's fault: everyone pauses for retry-after; the attempt is not counted.
+                    self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
+                    self.metrics.llm_retries.labels("rate_limited").inc()
+                    self.stats.retries += 1
+                    continue
+                except (TransientLLMError, InvalidReply) as exc:
+                    self.breaker.record_failure(self._clock())
+                    self._note_breaker()
+                    for job in jobs:
+                        job.attempts += 1
+                    if max(j.attempts for j in jobs) >= self.config.max_attempts or self.breaker.state == "open":
+                        self._fail(jobs, exc)
+                        return
+                    self.metrics.llm_retries.labels(type(exc).__name__).inc()
+                    self.stats.retries += 1
+                    await asyncio.sleep(self._backoff(max(j.attempts for j in jobs)))
+                    continue
+                except PermanentLLMError as exc:
+                    self._fail(jobs, exc)
+                    return
+                self.breaker.record_success(self._clock())
+                self._note_breaker()
+                jobs = await self._deliver(jobs, ids, reply)
+        except asyncio.CancelledError:
+            self._fail(jobs, TransientLLMError("gateway closed"))
+            raise
+
+    async def _send(self, jobs: list[_Job], priority: int) -> tuple[ChatReply, list[str]]:
+        """One request for `jobs`; returns the reply and the review block ids (by position) of a batch."""
+        messages: list[ChatMessage]
+        ids: list[str] = []
+        if len(jobs) == 1:
+            messages, response_format = build_messages(jobs[0].review), response_format_for_schema()
+        else:
+            messages, ids = build_batch_messages([j.review for j in jobs])
+            response_format = batch_response_format_for_schema()
+        estimate = estimate_tokens(messages) + self.config.completion_tokens_per_review * len(jobs)
+        await self.slots.acquire(priority)
+        try:
+            wait = self.limiter.reserve(estimate, self._clock())
+            self.metrics.llm_limiter_wait.observe(wait)
+            if wait > 0:
+                await asyncio.sleep(wait)  # the rate limit itself
+            started = time.perf_counter()
+            outcome = "ok"
+            try:
+                reply = await self.transport.complete(messages, response_format,
+                                                      timeout_s=self.config.attempt_timeout_s)
+            except LLMError as exc:
+                outcome = _outcome_of(exc)
+                if isinstance(exc, LLMRateLimited):
+                    self.metrics.llm_rate_limited.inc()
+                    self.stats.rate_limited += 1
+                # Nothing was served: give the estimate back, but keep the request (the provider counted it).
+                self.limiter.settle(estimate, estimate // 4, self._clock())
+                raise
+            finally:
+                duration = time.perf_counter() - started
+                model = self.transport.model
+                self.metrics.llm_operation_duration.labels("chat", model, outcome).observe(duration)
+                self.metrics.llm_requests.labels(model, outcome).inc()
+                self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
+        finally:
+            self.slots.release()
+        self._account(reply, estimate, len(jobs))
+        return reply, ids
+
+    def _account(self, reply: ChatReply, estimate: int, items: int) -> None:
+        now = self._clock()
+        self.limiter.observe_headers(reply.headers, now)
+        used = reply.prompt_tokens + reply.completion_tokens
+        if used:
+            self.limiter.settle(estimate, used, now)
+        m, model = self.metrics, reply.model
+        m.llm_tokens.labels(model, "input").inc(reply.prompt_tokens)
+        m.llm_tokens.labels(model, "output").inc(reply.completion_tokens)
+        m.llm_token_usage.labels("chat", model, "input").observe(reply.prompt_tokens)
+        m.llm_token_usage.labels("chat", model, "output").observe(reply.completion_tokens)
+        m.llm_cost.labels(model).inc(
+            (reply.prompt_tokens * self.config.price_input_per_mtok
+             + reply.completion_tokens * self.config.price_output_per_mtok) / 1e6
+        )
+        m.llm_batch_size.observe(items)
+        self.stats.requests += 1
+        self.stats.batched_requests += items > 1
+        self.stats.reviews_sent += items
+        self.stats.prompt_tokens += reply.prompt_tokens
+        self.stats.completion_tokens += reply.completion_tokens
+
+    async def _deliver(self, jobs: list[_Job], ids: list[str], reply: ChatReply) -> list[_Job]:
+        """Resolve the jobs the reply answers validly; return the ones still to do (resent singly or repaired)."""
+        share_in = reply.prompt_tokens // max(1, len(jobs))
+        share_out = reply.completion_tokens // max(1, len(jobs))
+        if len(jobs) == 1:
+            job = jobs[0]
+            try:
+                analysis = decode_and_validate(None if reply.truncated else reply.content, job.review.text)
+            except InvalidReply as exc:
+                return await self._repair(job, reply, exc)
+            self._resolve(job, analysis, reply.model, share_in, share_out)
+            return []
+        answered = _batch_items(reply)
+        leftovers: list[_Job] = []
+        for block_id, job in zip(ids, jobs, strict=True):
+            item = answered.get(block_id)
+            try:
+                if item is None:
+                    raise InvalidReply(f"batch reply has no item for {block_id}")
+                analysis = validate_analysis(item, job.review.text)
+            except InvalidReply:
+                leftovers.append(job)
+                continue
+            self._resolve(job, analysis, reply.model, share_in, share_out)
+        if leftovers:
+            self.stats.item_fallbacks += len(leftovers)
+            for job in leftovers:
+                self._spawn(self._run([job]))
+        return []
+
+    async def _repair(self, job: _Job, reply: ChatReply, error: InvalidReply) -> list[_Job]:
+        """One repair request that shows the model its invalid answer and what was wrong with it."""
+        messages: list[ChatMessage] = [
+            *build_messages(job.review),
+            {"role": "assistant", "content": (reply.content or "")[:2000]},
+            repair_message(str(error)),
+        ]
+        estimate = estimate_tokens(messages) + self.config.completion_tokens_per_review
+        await self.slots.acquire(PRIORITY_ANALYSIS)
+        try:
+            wait = self.limiter.reserve(estimate, self._clock())
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                fixed = await self.transport.complete(messages, response_format_for_schema(),
+                                                      timeout_s=self.config.attempt_timeout_s)
+            except LLMError:
+                job.attempts += 1
+                return [job]
+        finally:
+            self.slots.release()
+        self._account(fixed, estimate, 1)
+        self.metrics.llm_retries.labels("repair").inc()
+        try:
+            analysis = decode_and_validate(None if fixed.truncated else fixed.content, job.review.text)
+        except InvalidReply:
+            job.attempts += 2
+            return [job]
+        self._resolve(job, analysis, fixed.model, fixed.prompt_tokens, fixed.completion_tokens)
+        return []
+
+    # ---------------------------------------------------------------------------------------------- helpers
+    def _resolve(self, job: _Job, analysis: ReviewAnalysis, model: str, prompt_tokens: int,
+                 completion_tokens: int) -> None:
+        reply = AnalyzerReply(analysis=analysis, model=model, prompt_tokens=prompt_tokens,
+                              completion_tokens=completion_tokens)
+        self.cache.put(job.key, reply)
+        if not job.future.done():
+            job.future.set_result(reply)
+
+    def _fail(self, jobs: list[_Job], exc: LLMError) -> None:
+        for job in jobs:
+            if not job.future.done():
+                self.stats.failures += 1
+                job.future.set_exception(type(exc)(str(exc)))
+                # Mark retrieved: a caller that already gave up (deadline) must not trigger "never retrieved" logs.
+                job.future.exception()
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter (AWS architecture blog): spreads retries of many failed requests over the whole interval.
+        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
+        return self._rng.uniform(0, cap)
+
+    def _note_breaker(self) -> None:
+        if self.breaker.state == "open" and self.breaker.times_opened > self._breaker_seen:
+            self._breaker_seen = self.breaker.times_opened
+            self.metrics.llm_breaker_opened.inc()
+            log.warning("LLM circuit breaker opened after %d consecutive failures; retrying in %.0fs",
+                        self.breaker.consecutive_failures, self.breaker.reset_timeout_s)
+
+    _breaker_seen = 0
+
+
+def _batch_items(reply: ChatReply) -> dict[str, Any]:
+    if reply.truncated or not reply.content:
+        return {}
+    try:
+        data = orjson.loads(reply.content)
+    except orjson.JSONDecodeError:
+        return {}
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return {}
+    out: dict[str, Any] = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            out[item["id"]] = {k: v for k, v in item.items() if k != "id"}
+    return out
+
+
+def _outcome_of(exc: LLMError) -> str:
+    if isinstance(exc, LLMRateLimited):
+        return "rate_limited"
+    if isinstance(exc, LLMTimeout):
+        return "timeout"
+    if isinstance(exc, InvalidReply):
+        return "invalid_reply"
+    if isinstance(exc, TransientLLMError):
+        return "server_error"
+    return "rejected"
