@@ -73,10 +73,11 @@ def read_input_rows(path: Path) -> Iterator[dict[str, Any]]:
 def _source_for(index: int, record: dict[str, Any]) -> SourceMessage:
     if "_raw" in record:
         return SourceMessage(value=record["_raw"], key=None, topic="file", offset=index)
+    # Ids given in the file go to the parser as they are, so a malformed one is reported, not stringified.
     review = {
-        "review_id": str(record.get("review_id") or f"row-{index + 1}"),
-        "user_id": str(record.get("user_id") or "batch"),
-        "product_id": str(record.get("product_id") or "batch"),
+        "review_id": record.get("review_id") or f"row-{index + 1}",
+        "user_id": record.get("user_id") or "batch",
+        "product_id": record.get("product_id") or "batch",
         "text": record.get("text"),
     }
     if record.get("rating") not in (None, ""):

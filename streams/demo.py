@@ -6,7 +6,6 @@ the exit status says whether everything was accounted for.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import os
 import signal

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     llm_max_requests: int = Field(64, ge=1, description="LLM requests in flight at once per worker")
     llm_batch_max_items: int = Field(8, ge=1, description="reviews per LLM request (1 disables micro-batching)")
     llm_timeout_s: float = Field(30.0, gt=0, description="timeout of one LLM request")
-    llm_deadline_s: float = Field(180.0, gt=0, description="after this, the offline analyzer answers (degraded)")
+    # Kept under Faust's 60 s rebalance timeout: a rebalance waits for every review in flight to finish.
+    llm_deadline_s: float = Field(45.0, gt=0, description="after this, the offline analyzer answers (degraded)")
     llm_max_retries: int = Field(4, ge=0)
     llm_price_input_per_mtok: float = Field(0.15, ge=0, description="USD per million input tokens (cost metric)")
     llm_price_output_per_mtok: float = Field(0.60, ge=0, description="USD per million output tokens (cost metric)")

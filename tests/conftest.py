@@ -8,11 +8,29 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
+SAMPLE = ROOT / "data" / "sample_reviews.jsonl"
+
+
+def sample_reviews() -> list[dict[str, Any]]:
+    """The valid reviews of the bundled sample (real review text, English and Chinese)."""
+    rows = []
+    for line in SAMPLE.read_bytes().splitlines():
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("text"), str) and row["text"].strip() \
+                and len(row["text"]) < 8000 and row.get("rating") in (None, 1, 2, 3, 4, 5) \
+                and isinstance(row.get("review_id"), str):
+            rows.append(row)
+    return rows
 
 
 def free_port() -> int:

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWSTREAM_", "OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=cwd, env=env, capture_output=True,
+    script = Path(sys.executable).parent / "reviewstream"  # the console script pip installed
+    return subprocess.run([str(script), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300)
 
 

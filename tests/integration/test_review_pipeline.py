@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import signal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -12,11 +11,10 @@ import orjson
 import pytest
 
 from models.schemas import load_schema
+from tests.conftest import sample_reviews
 from tests.integration.conftest import Deployment
 
 pytestmark = pytest.mark.integration
-
-SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_reviews.jsonl"
 
 # One of each kind of bad input a shop's event bus really carries, with the reason the worker must give.
 MALFORMED: list[tuple[bytes, str]] = [
@@ -44,22 +42,9 @@ MALFORMED: list[tuple[bytes, str]] = [
 ]
 
 
-def sample_texts() -> list[dict[str, Any]]:
-    rows = []
-    for line in SAMPLE.read_bytes().splitlines():
-        try:
-            row = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("text"), str) and row["text"].strip() \
-                and len(row["text"]) < 8000 and row.get("rating") in (None, 1, 2, 3, 4, 5):
-            rows.append(row)
-    return rows
-
-
 def build_input(valid: int) -> tuple[list[bytes], dict[str, bytes], list[tuple[bytes, str]]]:
     """`valid` real reviews with unique ids, with the malformed events spread among them."""
-    texts = sample_texts()
+    texts = sample_reviews()
     reviews = {}
     for i in range(valid):
         row = texts[i % len(texts)]
