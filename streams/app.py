@@ -30,6 +30,7 @@ app = faust.App(
     store="memory://",
     web_enabled=True,
     web_host=settings.web_host,
+    web_bind=settings.web_host,
     web_port=settings.web_port,
     web_in_thread=False,
     topic_partitions=settings.topic_partitions,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from models.errors import InvalidEvent
 from models.review import parse_review
@@ -59,13 +60,23 @@ def _start_kafka(settings: Settings) -> None:
     subprocess.run([str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh"), "up"], check=True, env=env)
 
 
-def _start_worker(log_path: Path) -> subprocess.Popen[bytes]:
+def _web_port(preferred: int) -> int:
+    """The configured web port if free, else any free one: a worker the user already runs keeps its port."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", preferred)) != 0:
+            return preferred
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        return int(free.getsockname()[1])
+
+
+def _start_worker(log_path: Path, web_port: int) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True,
-    )
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True,
+        )
 
 
 def _stop_worker(proc: subprocess.Popen[bytes]) -> None:
@@ -107,32 +118,25 @@ def _summary(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
-async def _end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[TopicPartition, int]:
-    partitions = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
-    ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-    return ends
-
-
 async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, timeout_s: float = 300.0) -> DemoResult:
     _start_kafka(settings)
     await ensure_topics(settings)
     valid_ids, invalid = _expected(sample, settings.max_text_chars)
     result = DemoResult(expected_insights=len(valid_ids), expected_dead_letters=invalid)
     outputs = [settings.insights_topic, settings.dead_letters_topic]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker), enable_auto_commit=False)
-    await consumer.start()
-    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log")
+    web_port = _web_port(settings.web_port)
+    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port)
+    consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap_servers(settings.broker), group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
     started = time.monotonic()
+    # Only what this run produces counts: a second demo run must not be satisfied by the first run's output.
+    since_ms = int(time.time() * 1000)
     try:
-        await consumer.force_metadata_update()
-        # Only what this run produces counts: a second demo run must not be satisfied by the first run's output.
-        ends = await _end_offsets(consumer, outputs)
-        consumer.assign(list(ends))
-        for tp, offset in ends.items():
-            consumer.seek(tp, offset)
+        await consumer.start()
         sent = await replay_file(sample, broker=settings.broker, topic=settings.reviews_topic, progress=True)
         print(f"replayed {sent} sample events ({len(valid_ids)} valid reviews, {invalid} malformed) "
-              f"into '{settings.reviews_topic}'; worker log: .local/demo-worker.log", flush=True)
+              f"into '{settings.reviews_topic}'; worker log: .local/demo-worker.log; "
+              f"metrics: http://127.0.0.1:{web_port}/metrics", flush=True)
         deadline = time.monotonic() + timeout_s
         while (not once or not result.complete) and time.monotonic() < deadline:
             if worker.poll() is not None:
@@ -141,6 +145,8 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, tim
             batches = await consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
                 for record in records:
+                    if record.timestamp < since_ms:
+                        continue
                     data = orjson.loads(record.value) if record.value else {}
                     if tp.topic == settings.insights_topic:
                         if data.get("review_id") in valid_ids:
@@ -151,7 +157,7 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, tim
                         print(f"dead     {data.get('reason', '?'):<15} {str(data.get('detail', ''))[:100]}", flush=True)
     finally:
         result.seconds = time.monotonic() - started
-        await consumer.stop()
         _stop_worker(worker)
+        await consumer.stop()
     print(_summary(result), flush=True)
     return result
