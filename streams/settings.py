@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Kept under Faust's 60 s rebalance timeout: a rebalance waits for every review in flight to finish.
     llm_deadline_s: float = Field(45.0, gt=0, description="after this, the offline analyzer answers (degraded)")
     llm_max_retries: int = Field(4, ge=0)
+    llm_response_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema", description="json_object for servers whose json_schema mode fails (llama.cpp)"
+    )
     llm_price_input_per_mtok: float = Field(0.15, ge=0, description="USD per million input tokens (cost metric)")
     llm_price_output_per_mtok: float = Field(0.60, ge=0, description="USD per million output tokens (cost metric)")
     llm_rpm: int = Field(500, ge=1, description="requests per minute allowed by the provider")

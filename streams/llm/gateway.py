@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -56,6 +56,7 @@ __all__ = ["CircuitOpen", "GatewayConfig", "LLMGateway"]
 
 log = logging.getLogger(__name__)
 
+ResponseFormatMode = Literal["json_schema", "json_object"]
 PRIORITY_ANALYSIS = 0
 PRIORITY_MARKETING = 1
 _BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -84,6 +85,9 @@ class GatewayConfig:
     breaker_reset_s: float = 15.0
     # What one analysis costs in output tokens before the real usage is known.
     completion_tokens_per_review: int = 200
+    # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
+    # grammar; its json_schema mode fails).
+    response_format: ResponseFormatMode = "json_schema"
     # US dollars per million tokens, for the cost metric (gpt-4o-mini list prices by default).
     price_input_per_mtok: float = 0.15
     price_output_per_mtok: float = 0.60
@@ -140,6 +144,9 @@ class LLMGateway:
         self._batcher: MicroBatcher[_Job] = MicroBatcher(
             max_items=cfg.batch_max_items, max_tokens=cfg.batch_max_tokens, max_wait_s=cfg.batch_max_wait_s
         )
+        # Learned from replies: charging the limiter a fixed guess that is too high leaves the limit unused while
+        # requests are in flight (the OpenAI cookbook's processor does that).
+        self._completion_per_review = float(cfg.completion_tokens_per_review)
         self._joinable: dict[str, asyncio.Future[AnalyzerReply]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -262,11 +269,11 @@ class LLMGateway:
         messages: list[ChatMessage]
         ids: list[str] = []
         if len(jobs) == 1:
-            messages, response_format = build_messages(jobs[0].review), response_format_for_schema()
+            messages, response_format = build_messages(jobs[0].review), self._format(response_format_for_schema())
         else:
             messages, ids = build_batch_messages([j.review for j in jobs])
-            response_format = batch_response_format_for_schema()
-        estimate = estimate_tokens(messages) + self.config.completion_tokens_per_review * len(jobs)
+            response_format = self._format(batch_response_format_for_schema())
+        estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
         await self.slots.acquire(priority)
         try:
             wait = self.limiter.reserve(estimate, self._clock())
@@ -303,6 +310,8 @@ class LLMGateway:
         used = reply.prompt_tokens + reply.completion_tokens
         if used:
             self.limiter.settle(estimate, used, now)
+        if reply.completion_tokens and not reply.truncated:
+            self._completion_per_review += 0.2 * (reply.completion_tokens / items - self._completion_per_review)
         m, model = self.metrics, reply.model
         m.llm_tokens.labels(model, "input").inc(reply.prompt_tokens)
         m.llm_tokens.labels(model, "output").inc(reply.completion_tokens)
@@ -356,14 +365,14 @@ class LLMGateway:
             {"role": "assistant", "content": (reply.content or "")[:2000]},
             repair_message(str(error)),
         ]
-        estimate = estimate_tokens(messages) + self.config.completion_tokens_per_review
+        estimate = estimate_tokens(messages) + int(self._completion_per_review)
         await self.slots.acquire(PRIORITY_ANALYSIS)
         try:
             wait = self.limiter.reserve(estimate, self._clock())
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                fixed = await self.transport.complete(messages, response_format_for_schema(),
+                fixed = await self.transport.complete(messages, self._format(response_format_for_schema()),
                                                       timeout_s=self.config.attempt_timeout_s)
             except LLMError:
                 job.attempts += 1
@@ -381,6 +390,11 @@ class LLMGateway:
         return []
 
     # ---------------------------------------------------------------------------------------------- helpers
+    def _format(self, json_schema_format: dict[str, Any]) -> dict[str, Any]:
+        if self.config.response_format == "json_object":
+            return {"type": "json_object", "schema": json_schema_format["json_schema"]["schema"]}
+        return json_schema_format
+
     def _resolve(self, job: _Job, analysis: ReviewAnalysis, model: str, prompt_tokens: int,
                  completion_tokens: int) -> None:
         reply = AnalyzerReply(analysis=analysis, model=model, prompt_tokens=prompt_tokens,
