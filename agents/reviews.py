@@ -7,7 +7,7 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from streams.app import app, dead_letters_topic, insights_topic, metrics, reviews_topic, settings
+from streams.app import app, dead_letters_topic, insights_topic, lag, metrics, reviews_topic, settings
 from streams.llm.factory import build_analyzers
 from streams.pipelined import PipelinedStream
 from streams.publish import publish
@@ -44,7 +44,9 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
                           metrics=metrics)
 
     try:
-        await PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics).run(stream, handle)
+        pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
+                                   on_finished=lag.note_finished)
+        await pipeline.run(stream, handle)
     finally:
         await analyzer.aclose()
         if fallback is not None:

@@ -5,19 +5,26 @@ Run it with `reviewstream worker` (or `faust -A streams.app worker`).
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from models.dead_letter import DeadLetter
 from models.insight import ReviewInsight
+from streams.lag import LagTracker
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["app", "dead_letters_topic", "insights_topic", "metrics", "reviews_topic", "settings"]
+__all__ = ["app", "dead_letters_topic", "insights_topic", "lag", "metrics", "reviews_topic", "settings"]
 
 settings = Settings()
 metrics = Metrics()
+lag = LagTracker()
+# How often lag, loop delay and assignment are sampled; Prometheus scrapes every 15 s by default.
+SAMPLE_INTERVAL_S = 5.0
 
 app = faust.App(
     settings.app_id,
@@ -71,3 +78,44 @@ class HealthView(View):
         ready = bool(assigned) and not app.rebalancing
         body = {"status": "ready" if ready else "starting", "assigned": assigned}
         return self.json(body, status=200 if ready else 503)
+
+
+class _LoopClock:
+    last: float | None = None
+
+
+@app.timer(interval=SAMPLE_INTERVAL_S)
+async def sample_consumer_state() -> None:
+    """Consumer lag per input partition, rebalances, assignment and event-loop delay, as gauges."""
+    now_mono = time.monotonic()
+    if _LoopClock.last is not None:
+        metrics.event_loop_lag.set(max(0.0, now_mono - _LoopClock.last - SAMPLE_INTERVAL_S))
+    _LoopClock.last = now_mono
+    consumer = app.consumer
+    inputs = {settings.reviews_topic, settings.clickstream_topic}
+    assigned = [tp for tp in consumer.assignment() if tp.topic in inputs]
+    metrics.assigned_partitions.set(len(assigned))
+    now = time.time()
+    for tp in assigned:
+        # Faust keeps the committed offsets privately; they are the next offset to read, like the highwater.
+        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+        try:
+            end = consumer.highwater(tp)
+        except (AssertionError, KeyError, AttributeError):  # not fetched yet after an assignment
+            end = None
+        sample = lag.sample(tp, committed=committed, end_offset=end, now=now)
+        labels = (tp.topic, str(tp.partition))
+        metrics.consumer_lag_messages.labels(*labels).set(sample.messages)
+        metrics.consumer_lag_seconds.labels(*labels).set(sample.seconds)
+        metrics.seconds_since_commit.labels(*labels).set(sample.seconds_since_commit)
+
+
+class _RebalanceSensor(faust.Sensor):
+    """Faust's monitoring hook: counts rebalances in our registry (Faust's own sensor uses a gauge for it)."""
+
+    def on_rebalance_start(self, app: faust.types.AppT) -> dict[str, Any]:
+        metrics.rebalances.inc()
+        return {}
+
+
+app.sensors.add(_RebalanceSensor())

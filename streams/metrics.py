@@ -3,7 +3,14 @@ counters, histograms). Labels are bounded: topic, agent, analyzer, outcome, reas
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
@@ -76,7 +83,10 @@ class Metrics:
             "Insights answered by the offline fallback because the LLM failed.",
             registry=r,
         )
+        self._consumer_metrics(r)
         self._llm_metrics(r)
+        # process_resident_memory_bytes, process_cpu_seconds_total, open fds: on our registry, not the global one.
+        ProcessCollector(registry=r)
         self.redactions = Counter(
             "reviewstream_pii_redactions_total", "Reviews with personal data redacted, by kind.", ["kind"], registry=r
         )
@@ -140,4 +150,32 @@ class Metrics:
         )
         self.llm_breaker_opened = Counter(
             "reviewstream_llm_breaker_opened_total", "Times the LLM circuit breaker opened.", registry=r
+        )
+
+    def _consumer_metrics(self, r: CollectorRegistry) -> None:
+        self.consumer_lag_messages = Gauge(
+            "reviewstream_consumer_lag_messages",
+            "Messages in an input partition not yet committed by this worker (end offset minus committed offset).",
+            ["topic", "partition"], registry=r,
+        )
+        self.consumer_lag_seconds = Gauge(
+            "reviewstream_consumer_lag_seconds",
+            "How far behind an input partition is in time: now minus the Kafka timestamp of the newest finished "
+            "event, while messages are waiting (0 when caught up).",
+            ["topic", "partition"], registry=r,
+        )
+        self.seconds_since_commit = Gauge(
+            "reviewstream_seconds_since_commit",
+            "Seconds since this worker last advanced the committed offset of a partition that has messages waiting.",
+            ["topic", "partition"], registry=r,
+        )
+        self.rebalances = Counter("reviewstream_rebalances_total", "Consumer group rebalances seen by this worker.",
+                                  registry=r)
+        self.assigned_partitions = Gauge(
+            "reviewstream_assigned_partitions", "Input partitions assigned to this worker.", registry=r
+        )
+        self.event_loop_lag = Gauge(
+            "reviewstream_event_loop_lag_seconds",
+            "How late the event loop ran a periodic check: blocking code in a coroutine shows up here.",
+            registry=r,
         )

@@ -28,13 +28,15 @@ Handler = Callable[[EventT], Awaitable[None]]
 
 
 class PipelinedStream:
-    def __init__(self, *, capacity: int, agent: str, metrics: Metrics) -> None:
+    def __init__(self, *, capacity: int, agent: str, metrics: Metrics,
+                 on_finished: Callable[[Any, float | None], None] | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
         self.agent = agent
         self.metrics = metrics
         self._acks: OrderedAcks[EventT] = OrderedAcks()
+        self._on_finished = on_finished
         metrics.in_flight_capacity.labels(agent).set(capacity)
         metrics.in_flight.labels(agent).set_function(lambda: self._acks.in_flight)
         metrics.oldest_in_flight_age.labels(agent).set_function(self._oldest_age)
@@ -79,4 +81,6 @@ class PipelinedStream:
         self.metrics.processing_duration.labels(self.agent).observe(time.perf_counter() - started)
         for ready in self._acks.finish(message.tp, message.offset):
             await manual.ack(ready)
+            if self._on_finished is not None:
+                self._on_finished(ready.message.tp, ready.message.timestamp)
         window.release()
