@@ -29,7 +29,8 @@ Handler = Callable[[EventT], Awaitable[None]]
 
 class PipelinedStream:
     def __init__(self, *, capacity: int, agent: str, metrics: Metrics,
-                 on_finished: Callable[[Any, float | None], None] | None = None) -> None:
+                 on_finished: Callable[[Any, float | None], None] | None = None,
+                 on_fatal: Callable[[BaseException], Awaitable[None]] | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
@@ -37,6 +38,8 @@ class PipelinedStream:
         self.metrics = metrics
         self._acks: OrderedAcks[EventT] = OrderedAcks()
         self._on_finished = on_finished
+        self._on_fatal = on_fatal
+        self._on_fatal = on_fatal
         metrics.in_flight_capacity.labels(agent).set(capacity)
         metrics.in_flight.labels(agent).set_function(lambda: self._acks.in_flight)
         metrics.oldest_in_flight_age.labels(agent).set_function(self._oldest_age)
@@ -73,10 +76,15 @@ class PipelinedStream:
             await handle(event)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("handler failed for %s[%s]@%s; it stays unacknowledged and will be replayed",
-                          message.topic, message.partition, message.offset)
+        except Exception as exc:
+            # Handlers turn every expected failure into an output (dead letter included), so this is a bug or a
+            # lost dependency. Acking would lose the event and skipping it would block its partition's commits for
+            # good: stop the worker instead, so the event is replayed after a restart.
+            log.critical("handler failed for %s[%s]@%s; stopping so that it is replayed after a restart",
+                         message.topic, message.partition, message.offset, exc_info=True)
             window.release()
+            if self._on_fatal is not None:
+                await self._on_fatal(exc)
             return
         self.metrics.processing_duration.labels(self.agent).observe(time.perf_counter() - started)
         for ready in self._acks.finish(message.tp, message.offset):
