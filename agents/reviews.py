@@ -7,12 +7,11 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from models.dead_letter import DeadLetter
 from streams.app import app, dead_letters_topic, insights_topic, lag, metrics, reviews_topic, settings
 from streams.llm.factory import build_analyzers
 from streams.pipelined import PipelinedStream
 from streams.publish import publish
-from streams.review_processor import Processed, ReviewProcessor, SourceMessage
+from streams.review_processor import ReviewProcessor, SourceMessage
 
 __all__ = ["analyse_reviews"]
 
@@ -32,16 +31,7 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
             value=message.value, key=message.key, topic=message.topic, partition=message.partition,
             offset=message.offset, timestamp=message.timestamp,
         )
-        try:
-            result = await processor.process(source)
-        except Exception as exc:  # a bug on one review must not stop the others: it is dead-lettered with the cause
-            log.exception("analysing %s[%s]@%s failed", message.topic, message.partition, message.offset)
-            result = Processed(dead_letter=DeadLetter.for_message(
-                value=message.value, key=message.key, topic=message.topic, partition=message.partition,
-                offset=message.offset, reason="internal_error", detail=f"{type(exc).__name__}: {str(exc)[:300]}",
-                exception=exc, stage="analyze",
-            ))
-            metrics.dead_letters.labels(message.topic, "internal_error").inc()
+        result = await processor.process(source)
         if result.insight is not None:
             await publish(insights_topic, key=result.insight.review_id, value=result.insight, metrics=metrics)
             metrics.insights_by_sentiment.labels(result.insight.sentiment).inc()

@@ -80,6 +80,10 @@ class ReviewProcessor:
         except LLMError as exc:
             # Only reachable without a fallback analyzer: the review is kept, with the reason, for a later replay.
             return Processed(dead_letter=self._dead_letter(message, "analysis_failed", str(exc)[:500], exc, "analyze"))
+        except Exception as exc:  # a bug on one review must not stop the others: dead-lettered with the cause
+            log.exception("analysing %s[%s]@%s failed", message.topic, message.partition, message.offset)
+            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
+            return Processed(dead_letter=self._dead_letter(message, "internal_error", detail, exc, "analyze"))
         return Processed(insight=insight)
 
     async def analyse(self, review: Review) -> ReviewInsight:

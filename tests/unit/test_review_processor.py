@@ -64,3 +64,15 @@ async def test_failing_llm_without_fallback_dead_letters_with_the_reason() -> No
 async def test_short_reviews_are_fine(text: str) -> None:
     result = await ReviewProcessor(FakeAnalyzer()).process(message(text))
     assert result.insight is not None
+
+
+class BrokenAnalyzer(FailingAnalyzer):
+    async def analyze(self, review):  # type: ignore[no-untyped-def]
+        raise ZeroDivisionError("bug in an analyzer")
+
+
+async def test_a_bug_in_an_analyzer_dead_letters_the_review_instead_of_crashing() -> None:
+    result = await ReviewProcessor(BrokenAnalyzer()).process(message())
+    assert result.dead_letter is not None
+    assert result.dead_letter.reason == "internal_error"
+    assert "ZeroDivisionError" in result.dead_letter.detail
