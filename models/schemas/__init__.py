@@ -9,7 +9,10 @@ from typing import Any
 
 __all__ = ["SCHEMA_NAMES", "load_schema"]
 
-SCHEMA_NAMES = ("review", "review_analysis", "review_insight", "dead_letter")
+SCHEMA_NAMES = (
+    "review", "review_analysis", "review_insight", "dead_letter",
+    "click", "user_profile", "session", "product_sentiment",
+)
 
 
 @functools.cache

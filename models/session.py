@@ -1,0 +1,177 @@
+"""Browsing sessions by inactivity gap: the pure state machine behind the clickstream agent's session table.
+
+A session is a run of one user's clicks with no silence longer than `gap_s` (30 min by default) in event time.
+The worker keeps one small `SessionState` per user and calls two functions:
+
+>>> state, closed = observe(state, click, SourceRef("clickstream", 0, 41))   # doctest: +SKIP
+>>> state, closed = expire(state, now)                                        # doctest: +SKIP
+
+`observe` folds a click; when the click comes more than the gap after the open session, that session is closed and
+returned. `expire` closes a session nobody will extend any more (`now - end > gap_s`), and returns `state=None` once
+a closed state can be forgotten, so the table only holds active users. Publish every closed `Session` keyed by its
+deterministic `session_id`: a replay that closes it again produces the same key and the same content.
+
+What `now` to pass to `expire`: the event-time watermark of the partition (the highest click `ts` seen, minus any
+allowed lateness) keeps results reproducible and survives replays of old data. Wall-clock time works for live
+traffic, but while a backlog is replayed it would close every session between two of its own clicks.
+
+Late events (event time, not arrival order):
+- a click within the gap before the open session's start or after its end joins it (start/end widen); so clicks
+  that arrive out of order inside a session still land in it;
+- a click more than the gap before the open session, or at or before `closed_end + gap_s` (the end of the session
+  already published, plus the gap), would change or precede a session that is already out; sessions are final once
+  published, so it is left out of sessions and only counted in `late_events` (the profile still counts it);
+- a click more than the gap after the open session closes it and opens a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import faust
+
+from models.click import ClickEvent
+from models.profile import SourceRef, already_folded, remember_offset
+
+__all__ = ["DEFAULT_SESSION_CONFIG", "Session", "SessionConfig", "SessionState", "expire", "observe", "session_id_for"]
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    # The common web-analytics convention (Google Analytics' default session timeout).
+    gap_s: float = 30 * 60.0
+    # A closed state is kept this long after its session ended plus the gap, so late clicks are still recognised as
+    # late instead of opening a bogus new session; then `expire` says it may be deleted.
+    retain_closed_s: float = 30 * 60.0
+    # Bounds a session's size: a crawler that views thousands of products must not grow a record without limit.
+    max_products: int = 20
+
+    def __post_init__(self) -> None:
+        if self.gap_s <= 0 or self.retain_closed_s < 0 or self.max_products < 1:
+            raise ValueError(f"need gap_s > 0, retain_closed_s >= 0, max_products >= 1; got {self}")
+
+
+DEFAULT_SESSION_CONFIG: Final = SessionConfig()
+
+
+class Session(faust.Record, include_metadata=False, serializer="json"):
+    user_id: str
+    # f"{user_id}:{start in integer milliseconds}": the same session always gets the same key.
+    session_id: str
+    start: float
+    end: float
+    duration_s: float
+    events: int
+    views: int
+    searches: int
+    # add_to_cart events.
+    carts: int
+    purchases: int
+    # True when the session has a purchase.
+    converted: bool
+    # Distinct product ids in arrival order, at most `max_products`.
+    products: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict, the same shape as on the wire."""
+        return {f: getattr(self, f) for f in self._options.fields}
+
+
+class SessionState(faust.Record, include_metadata=False, serializer="json"):
+    user_id: str
+    # The open session (its figures so far), or None between sessions.
+    current: Session | None
+    # End of the last session that was closed (published); clicks up to closed_end + gap are late.
+    closed_end: float | None
+    # Clicks left out of every session because they came too late (see the module docs).
+    late_events: int
+    folded_offsets: dict[str, int]
+
+
+def session_id_for(user_id: str, start: float) -> str:
+    # Integer milliseconds, not a float repr, so producers and consumers in any language agree on the key.
+    return f"{user_id}:{round(start * 1000)}"
+
+
+def observe(
+    state: SessionState | None,
+    click: ClickEvent,
+    source: SourceRef | None = None,
+    cfg: SessionConfig = DEFAULT_SESSION_CONFIG,
+) -> tuple[SessionState, Session | None]:
+    """Fold one click; return the new state and the session this click closed, if any. Inputs are not modified.
+
+    With `source`, a click at or below the highest offset already folded from its partition is a replay and
+    changes nothing.
+    """
+    if state is None:
+        state = SessionState(user_id=click.user_id, current=None, closed_end=None, late_events=0, folded_offsets={})
+    elif state.user_id != click.user_id:
+        raise ValueError(f"click of user {click.user_id!r} observed in the session state of {state.user_id!r}")
+    if source is not None and already_folded(state.folded_offsets, source):
+        return state, None
+    offsets = remember_offset(state.folded_offsets, source) if source is not None else dict(state.folded_offsets)
+    current, closed_end, late = state.current, state.closed_end, state.late_events
+    closed: Session | None = None
+    if closed_end is not None and click.ts <= closed_end + cfg.gap_s:
+        late += 1
+    elif current is None:
+        current = _start(click, cfg)
+    elif click.ts > current.end + cfg.gap_s:
+        closed, closed_end = current, current.end
+        current = _start(click, cfg)
+    elif click.ts < current.start - cfg.gap_s:
+        late += 1
+    else:
+        current = _extend(current, click, cfg)
+    new_state = SessionState(user_id=state.user_id, current=current, closed_end=closed_end, late_events=late,
+                             folded_offsets=offsets)
+    return new_state, closed
+
+
+def expire(
+    state: SessionState, now: float, cfg: SessionConfig = DEFAULT_SESSION_CONFIG
+) -> tuple[SessionState | None, Session | None]:
+    """Close the open session if `now` is more than the gap after its end; the input state is not modified.
+
+    Returns (new state, closed session or None). A new state of None means the user has no open session and the
+    retention time has passed: delete the table entry.
+    """
+    current = state.current
+    if current is not None and now - current.end > cfg.gap_s:
+        closed_state = SessionState(user_id=state.user_id, current=None, closed_end=current.end,
+                                    late_events=state.late_events, folded_offsets=dict(state.folded_offsets))
+        return closed_state, current
+    if current is None and (state.closed_end is None or now - state.closed_end > cfg.gap_s + cfg.retain_closed_s):
+        return None, None
+    return state, None
+
+
+def _start(click: ClickEvent, cfg: SessionConfig) -> Session:
+    empty = Session(user_id=click.user_id, session_id=session_id_for(click.user_id, click.ts), start=click.ts,
+                    end=click.ts, duration_s=0.0, events=0, views=0, searches=0, carts=0, purchases=0,
+                    converted=False, products=[])
+    return _extend(empty, click, cfg)
+
+
+def _extend(session: Session, click: ClickEvent, cfg: SessionConfig) -> Session:
+    start, end = min(session.start, click.ts), max(session.end, click.ts)
+    products = session.products
+    if click.product_id is not None and click.product_id not in products and len(products) < cfg.max_products:
+        products = [*products, click.product_id]
+    purchases = session.purchases + (click.type == "purchase")
+    return Session(
+        user_id=session.user_id,
+        session_id=session_id_for(session.user_id, start),
+        start=start,
+        end=end,
+        duration_s=end - start,
+        events=session.events + 1,
+        views=session.views + (click.type == "view"),
+        searches=session.searches + (click.type == "search"),
+        carts=session.carts + (click.type == "add_to_cart"),
+        purchases=purchases,
+        converted=purchases > 0,
+        products=list(products),
+    )
