@@ -7,8 +7,8 @@ Starts the project's Kafka (port KAFKA_PORT, default 19092) and the LLM simulato
 1. gateway only: the reviews through processor → gateway, no Kafka (the ceiling);
 2. backlog: the same reviews produced to a fresh `reviews` topic, then a worker (`reviewstream worker`, provider
    openai → the simulator) drains them; throughput from its first to its last insight;
-3. steady stream: reviews produced at half that rate; end-to-end latency p50/p99 from each review's Kafka
-   timestamp to its insight's.
+3. steady stream: once a new worker is ready, reviews produced at half that rate; end-to-end latency p50/p99 from
+   each review's Kafka timestamp to its insight's.
 Prints one JSON line; `kafka_vs_gateway` is the ratio of (2) to (1).
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -80,6 +82,19 @@ class Run:
             return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
                                     env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
+
+    async def wait_ready(self, timeout_s: float = 120.0) -> None:
+        """Until the worker's /health says its partitions are assigned: latency should not count start-up."""
+        url = f"http://127.0.0.1:{self.env['REVIEWSTREAM_WEB_PORT']}/health"
+        deadline = time.monotonic() + timeout_s
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.2)  # polling the worker's start-up
+        raise TimeoutError(f"worker not ready after {timeout_s}s; see {self.log}")
 
     async def produce(self, reviews: list[dict[str, Any]], rate_per_s: float | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
@@ -157,6 +172,7 @@ async def run(n: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
         await ensure_topics(steady.settings)
         worker = steady.start_worker()
         try:
+            await steady.wait_ready()
             ids = [dict(r, review_id=f"s{r['review_id']}") for r in reviews[:steady_n]]
             producing = asyncio.create_task(steady.produce(ids, rate_per_s=max(1.0, kafka_rate / 2)))
             seen_steady = await steady.collect({r["review_id"] for r in ids}, timeout_s=600)

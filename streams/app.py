@@ -14,11 +14,30 @@ from prometheus_client import generate_latest
 
 from models.dead_letter import DeadLetter
 from models.insight import ReviewInsight
+from models.product_sentiment import ProductWindow
+from models.profile import UserProfile
+from models.profile_event import ProfileEvent
+from models.session import Session
 from streams.lag import LagTracker
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["app", "dead_letters_topic", "insights_topic", "lag", "metrics", "reviews_topic", "settings"]
+__all__ = [
+    "app",
+    "clickstream_topic",
+    "dead_letters_topic",
+    "insights_in_topic",
+    "insights_topic",
+    "lag",
+    "metrics",
+    "product_events_topic",
+    "product_sentiment_topic",
+    "profile_events_topic",
+    "profiles_topic",
+    "reviews_topic",
+    "sessions_topic",
+    "settings",
+]
 
 settings = Settings()
 metrics = Metrics()
@@ -34,7 +53,8 @@ app = faust.App(
     autodiscover=False,
     origin="streams.app",
     datadir=str(settings.datadir),
-    store="memory://",
+    store=settings.store,
+    table_standby_replicas=settings.table_standby_replicas,
     web_enabled=True,
     web_host=settings.web_host,
     web_bind=settings.web_host,
@@ -61,6 +81,35 @@ insights_topic = app.topic(
 )
 dead_letters_topic = app.topic(
     settings.dead_letters_topic, key_serializer="raw", value_type=DeadLetter, value_serializer="json",
+    partitions=settings.topic_partitions,
+)
+clickstream_topic = app.topic(
+    settings.clickstream_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+    partitions=settings.topic_partitions,
+)
+# The insights topic read back as raw bytes (the review agent writes it with the ReviewInsight record).
+insights_in_topic = app.topic(
+    settings.insights_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+    partitions=settings.topic_partitions,
+)
+profile_events_topic = app.topic(
+    settings.profile_events_topic, key_type=bytes, value_type=ProfileEvent, key_serializer="raw",
+    value_serializer="json", partitions=settings.topic_partitions,
+)
+product_events_topic = app.topic(
+    settings.product_events_topic, key_type=bytes, value_type=ProfileEvent, key_serializer="raw",
+    value_serializer="json", partitions=settings.topic_partitions,
+)
+profiles_topic = app.topic(
+    settings.profiles_topic, key_serializer="raw", value_type=UserProfile, value_serializer="json",
+    partitions=settings.topic_partitions,
+)
+sessions_topic = app.topic(
+    settings.sessions_topic, key_serializer="raw", value_type=Session, value_serializer="json",
+    partitions=settings.topic_partitions,
+)
+product_sentiment_topic = app.topic(
+    settings.product_sentiment_topic, key_serializer="raw", value_type=ProductWindow, value_serializer="json",
     partitions=settings.topic_partitions,
 )
 

@@ -5,6 +5,8 @@
     reviewstream analyze FILE -o OUT        offline batch analysis, no Kafka
     reviewstream demo [--once]              local Kafka + worker + sample data, results live
     reviewstream simulate-llm --port P      an OpenAI-compatible simulator for tests and benchmarks
+    reviewstream profile USER_ID            a user's profile, from a running worker
+    reviewstream product PRODUCT_ID         a product's sentiment windows, from a running worker
     reviewstream tail TOPIC                 print a topic's messages
 """
 
@@ -33,7 +35,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         os.environ["REVIEWSTREAM_DATADIR"] = args.datadir
     from faust.worker import Worker
 
-    import agents.reviews  # noqa: F401 - registers the agent with the app
+    import agents.clickstream
+    import agents.insights
+    import agents.products
+    import agents.profiles
+    import agents.reviews  # noqa: F401 - importing registers the agents, tables and pages with the app
     from streams.app import app, settings
     from streams.llm.local import load_local_model
     from streams.topics import ensure_topics
@@ -101,6 +107,26 @@ def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
     return simulator_main(rest)
 
 
+def _cmd_state(args: argparse.Namespace) -> int:
+    """`profile USER_ID` / `product PRODUCT_ID`: ask a running worker (any worker: it routes to the owner)."""
+    import aiohttp
+
+    kind, key = ("profiles", args.user_id) if args.command == "profile" else ("products", args.product_id)
+    base = args.url or f"http://127.0.0.1:{_settings().web_port}"
+
+    async def fetch() -> tuple[int, bytes]:
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/{kind}/{key}/") as response:
+            return response.status, await response.read()
+
+    try:
+        status, body = asyncio.run(fetch())
+    except aiohttp.ClientError as exc:
+        print(f"cannot reach a worker at {base}: {exc}; is `reviewstream worker` running?", file=sys.stderr)
+        return 2
+    sys.stdout.write(body.decode("utf-8", errors="replace") + "\n")
+    return 0 if status == 200 else 1
+
+
 def _cmd_tail(args: argparse.Namespace) -> int:
     from aiokafka import AIOKafkaConsumer
 
@@ -150,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds (with --once)")
     sub.add_parser("simulate-llm", help="serve the OpenAI-compatible simulator (see --help of the subcommand)",
                    add_help=False)
+    p = sub.add_parser("profile", help="print a user's profile from a running worker")
+    p.add_argument("user_id")
+    p.add_argument("--url", help="worker web address (default http://127.0.0.1:REVIEWSTREAM_WEB_PORT)")
+    q = sub.add_parser("product", help="print a product's sentiment windows from a running worker")
+    q.add_argument("product_id")
+    q.add_argument("--url", help="worker web address (default http://127.0.0.1:REVIEWSTREAM_WEB_PORT)")
     t = sub.add_parser("tail", help="print a topic's messages")
     t.add_argument("topic")
     t.add_argument("--from-beginning", action="store_true")
@@ -163,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_simulate(argparse.Namespace(), argv[1:])
     args = build_parser().parse_args(argv)
     handler = {"worker": _cmd_worker, "replay": _cmd_replay, "analyze": _cmd_analyze, "demo": _cmd_demo,
-               "tail": _cmd_tail}[args.command]
+               "tail": _cmd_tail, "profile": _cmd_state, "product": _cmd_state}[args.command]
     return handler(args)
 
 

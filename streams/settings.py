@@ -32,9 +32,20 @@ class Settings(BaseSettings):
     clickstream_topic: str = "clickstream"
     insights_topic: str = "review-insights"
     dead_letters_topic: str = "dead-letters"
+    profiles_topic: str = Field("user-profiles", description="compacted, key user_id")
+    sessions_topic: str = Field("user-sessions", description="closed clickstream sessions, key session_id")
+    product_sentiment_topic: str = Field("product-sentiment", description="key product_id:window_start")
     # Partitions are the unit of parallelism: at most this many workers share the work.
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
+
+    # Tables: RocksDB in workers (rocksdict); memory:// keeps state only in the changelog topics.
+    store: str = Field("rocksdb://", description="table store URL: rocksdb:// or memory://")
+    table_standby_replicas: int = Field(0, ge=0, description="standby copies of each table partition on other workers")
+    session_gap_s: float = Field(1800.0, gt=0, description="inactivity that ends a clickstream session")
+    window_size_s: int = Field(3600, ge=1, description="per-product sentiment window length")
+    window_step_s: int = Field(3600, ge=1, description="hop between windows (= size: tumbling)")
+    windows_kept_per_product: int = Field(48, ge=1, description="recent windows kept per product")
 
     max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
 
@@ -58,3 +69,13 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
+
+    @property
+    def profile_events_topic(self) -> str:
+        """Internal: clicks and insights keyed by user_id, co-partitioned with the profile table."""
+        return f"{self.app_id}-profile-events"
+
+    @property
+    def product_events_topic(self) -> str:
+        """Internal: insights keyed by product_id, co-partitioned with the product window table."""
+        return f"{self.app_id}-product-events"

@@ -47,6 +47,13 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.insights_topic, n, rf),
         # Dead letters are kept longer: someone has to look at them and maybe replay them.
         TopicSpec(settings.dead_letters_topic, n, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        # Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
+        TopicSpec(settings.profiles_topic, n, rf, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.sessions_topic, n, rf, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.product_sentiment_topic, n, rf, {"cleanup.policy": "compact"}),
+        # Repartition topics: same partition count as the tables they feed (source and changelog must match).
+        TopicSpec(settings.profile_events_topic, n, rf),
+        TopicSpec(settings.product_events_topic, n, rf),
     ]
 
 

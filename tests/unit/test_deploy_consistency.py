@@ -199,8 +199,12 @@ def test_compose_topics_are_the_settings_defaults() -> None:
     loop = re.search(r"for t in ([^;]+);", script)
     assert loop, script
     created = set(loop.group(1).split())
-    assert created == {default("reviews_topic"), default("clickstream_topic"), default("insights_topic"),
-                       default("dead_letters_topic")}
+    core = {default("reviews_topic"), default("clickstream_topic"), default("insights_topic"),
+            default("dead_letters_topic")}
+    all_topics = {default(name) for name in Settings.model_fields if name.endswith("_topic")}
+    assert core <= created, f"compose does not create {core - created}"
+    # Topics added to Settings later are created by `reviewstream worker` itself (ensure_topics, with their configs).
+    assert created <= all_topics, f"compose creates topics that no setting names: {created - all_topics}"
     partitions = re.search(r"--partitions (\d+)", script)
     assert partitions
     worker = services()["worker"]

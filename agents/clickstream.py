@@ -1,0 +1,39 @@
+"""`clickstream` → validate → `<app>-profile-events` keyed by user_id (bad events → `dead-letters`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from faust.types import EventT, StreamT
+
+from models.click import parse_click
+from models.errors import InvalidEvent
+from models.profile_event import ProfileEvent
+from streams.app import app, clickstream_topic, lag, metrics, profile_events_topic
+from streams.dead_letters import dead_letter_output
+from streams.forwarding import Output, forward_in_order
+
+__all__ = ["route_click", "route_clicks"]
+
+
+def route_click(event: EventT) -> Sequence[Output]:
+    message = event.message
+    try:
+        click = parse_click(message.value)
+    except InvalidEvent as exc:
+        return [dead_letter_output(event, exc.reason, exc.detail, exc)]
+    forwarded = ProfileEvent(kind="click", source_topic=message.topic, source_partition=message.partition,
+                             source_offset=message.offset, payload=click.to_dict())
+    return [Output(profile_events_topic, click.user_id, forwarded)]
+
+
+@app.agent(clickstream_topic, name="clickstream")
+async def route_clicks(stream: StreamT[Any]) -> None:
+    try:
+        await forward_in_order(stream, route_click, metrics=metrics, agent="clickstream",
+                               on_finished=lag.note_finished)
+    except Exception as exc:
+        # Unacked events are replayed after a restart; carrying on could skip them.
+        await app.crash(exc)
+        raise

@@ -1,0 +1,42 @@
+"""`review-insights` → by user to `<app>-profile-events` and by product to `<app>-product-events`.
+
+Insights are keyed by review_id; profiles and product windows live in tables partitioned by user and by product,
+so each insight is forwarded to the partition that owns its user and its product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from faust.types import EventT, StreamT
+
+from models.profile_event import ProfileEvent
+from streams.app import app, insights_in_topic, metrics, product_events_topic, profile_events_topic
+from streams.dead_letters import dead_letter_output
+from streams.forwarding import Output, forward_in_order
+
+__all__ = ["route_insight", "route_insights"]
+
+
+def route_insight(event: EventT) -> Sequence[Output]:
+    message = event.message
+    try:
+        insight = orjson.loads(message.value or b"")
+        user_id, product_id = str(insight["user_id"]), str(insight["product_id"])
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        # Not ours (we only write valid insights), but a stranger may write to the topic.
+        return [dead_letter_output(event, "invalid_insight", str(exc)[:300], exc)]
+    forwarded = ProfileEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
+                             source_offset=message.offset, payload=insight)
+    return [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
+
+
+@app.agent(insights_in_topic, name="insights")
+async def route_insights(stream: StreamT[Any]) -> None:
+    try:
+        await forward_in_order(stream, route_insight, metrics=metrics, agent="insights")
+    except Exception as exc:
+        await app.crash(exc)
+        raise

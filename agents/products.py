@@ -1,0 +1,71 @@
+"""`<app>-product-events` → per-product sentiment windows (event time) → `product-sentiment`.
+
+Windows live in a plain table keyed `product_id:window_start` rather than a Faust windowed table, whose pitfalls
+(message time instead of event time, hopping values, keys that never expire after a restart) FACTS.md lists.
+`product_windows_index` keeps each product's recent window starts, bounded, for reading and for cleanup.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from faust.types import StreamT
+
+from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
+from models.profile import insight_facts
+from models.profile_event import ProfileEvent
+from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
+from streams.dead_letters import dead_letter
+
+__all__ = ["fold_product_windows", "product_index", "product_windows"]
+
+product_windows = app.Table("product_windows", value_type=ProductWindow, partitions=settings.topic_partitions,
+                            help="product_id:window_start → ProductWindow")
+product_index = app.Table("product_windows_index", partitions=settings.topic_partitions,
+                          help="product_id → recent window starts")
+
+
+@app.agent(product_events_topic, name="products")
+async def fold_product_windows(stream: StreamT[Any]) -> None:
+    async for event in stream.events():
+        metrics.events_consumed.labels(settings.product_events_topic).inc()
+        started = time.perf_counter()
+        try:
+            await _fold(event.value)
+        except (KeyError, TypeError, ValueError) as exc:
+            await dead_letter(event, exc, stage="fold")
+        metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
+
+
+async def _fold(forwarded: ProfileEvent) -> None:
+    facts = insight_facts(forwarded.payload)
+    starts: list[int] = list(product_index.get(facts.product_id) or [])
+    for window_start, window_end in window_bounds(facts.at, settings.window_size_s, settings.window_step_s):
+        key = window_key(facts.product_id, window_start)
+        window = product_windows.get(key)
+        folded = fold_insight_into_window(window, forwarded.payload, window_start, window_end, forwarded.source)
+        if folded is window:
+            continue  # a replay: nothing new
+        product_windows[key] = folded
+        if window_start not in starts:
+            starts.append(window_start)
+        await product_sentiment_topic.send(key=key.encode("utf-8"), value=folded, force=True)
+        metrics.events_produced.labels(settings.product_sentiment_topic).inc()
+    starts.sort()
+    for old in starts[: -settings.windows_kept_per_product]:
+        product_windows.pop(window_key(facts.product_id, old), None)
+    kept = starts[-settings.windows_kept_per_product:]
+    if kept != list(product_index.get(facts.product_id) or []):
+        product_index[facts.product_id] = kept
+
+
+@app.page("/products/{product_id}/")
+@app.table_route(table=product_index, match_info="product_id")
+async def product_view(web: Any, request: Any, product_id: str) -> Any:
+    """The product's recent sentiment windows, newest last, from the worker that owns the product's partition."""
+    starts = product_index.get(product_id)
+    if not starts:
+        return web.json({"error": f"no reviews analysed for product {product_id!r}"}, status=404)
+    windows = [product_windows.get(window_key(product_id, start)) for start in starts]
+    return web.json({"product_id": product_id, "windows": [w.to_dict() for w in windows if w is not None]})
