@@ -6,7 +6,7 @@ Run it with `reviewstream worker` (or `faust -A streams.app worker`).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from faust.web import Request, Response, View
@@ -131,6 +131,7 @@ class HealthView(View):
 
 class _LoopClock:
     last: float | None = None
+    sampled: ClassVar[set[Any]] = set()
 
 
 @app.timer(interval=SAMPLE_INTERVAL_S)
@@ -145,6 +146,12 @@ async def sample_consumer_state() -> None:
     assigned = [tp for tp in consumer.assignment() if tp.topic in inputs]
     metrics.assigned_partitions.set(len(assigned))
     now = time.time()
+    # A revoked partition's gauges would freeze at their last value and keep lag alerts firing on this worker.
+    for gone in _LoopClock.sampled - set(assigned):
+        lag.forget(gone)
+        for gauge in (metrics.consumer_lag_messages, metrics.consumer_lag_seconds, metrics.seconds_since_commit):
+            gauge.remove(gone.topic, str(gone.partition))
+    _LoopClock.sampled = set(assigned)
     for tp in assigned:
         # Faust keeps the committed offsets privately; they are the next offset to read, like the highwater.
         committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]

@@ -35,6 +35,7 @@ __all__ = [
 # Local OpenAI-compatible servers (the simulator, llama.cpp, vLLM) ignore the key, but the client refuses to start
 # without one.
 LOCAL_PLACEHOLDER_API_KEY: Final = "not-needed"
+OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 - a host name, not a bind
 # What a key looks like in provider error bodies, including the masked form OpenAI echoes ("sk-abc***xyz").
 _KEY_LIKE: Final = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{4,}", re.IGNORECASE)
@@ -91,6 +92,7 @@ class OpenAITransport:
         timeout_s: float = 30.0,
         max_retries: int = 0,
     ) -> None:
+        # An empty OPENAI_BASE_URL (a copied .env.example) means "not set", not "no URL".
         resolved_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY") or None
         if key is None and resolved_url is not None and urlsplit(resolved_url).hostname in _LOCAL_HOSTS:
@@ -104,8 +106,8 @@ class OpenAITransport:
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self._client = openai.AsyncOpenAI(base_url=resolved_url, api_key=key, timeout=timeout_s,
-                                          max_retries=max_retries)
+        self._client = openai.AsyncOpenAI(base_url=resolved_url or OPENAI_DEFAULT_BASE_URL, api_key=key,
+                                          timeout=timeout_s, max_retries=max_retries)
         self.base_url = safe_url(str(self._client.base_url))
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ from pydantic import AliasChoices
 
 from streams.metrics import Metrics
 from streams.settings import Settings
+from streams.topics import topic_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -194,17 +195,16 @@ def test_compose_uses_the_kafka_version_of_the_pom() -> None:
     assert set(images.values()) == {f"apache/kafka:{version}"}, images
 
 
-def test_compose_topics_are_the_settings_defaults() -> None:
+def test_compose_creates_the_topics_the_worker_would_with_their_configs() -> None:
     script = "\n".join(services()["topics"]["command"])
-    loop = re.search(r"for t in ([^;]+);", script)
-    assert loop, script
-    created = set(loop.group(1).split())
-    core = {default("reviews_topic"), default("clickstream_topic"), default("insights_topic"),
-            default("dead_letters_topic")}
-    all_topics = {default(name) for name in Settings.model_fields if name.endswith("_topic")}
-    assert core <= created, f"compose does not create {core - created}"
-    # Topics added to Settings later are created by `reviewstream worker` itself (ensure_topics, with their configs).
-    assert created <= all_topics, f"compose creates topics that no setting names: {created - all_topics}"
+    created: dict[str, set[str]] = {}
+    for names, rest in re.findall(r"for t in ([^;]+); do create \$\$t([^;]*);", script):
+        for name in names.split():
+            created[name] = set(re.findall(r"--config (\S+)", rest))
+    for name, rest in re.findall(r"^\s*create ([\w.-]+)(.*)$", script, re.MULTILINE):
+        created[name] = set(re.findall(r"--config (\S+)", rest))
+    expected = {spec.name: {f"{k}={v}" for k, v in spec.config.items()} for spec in topic_specs(Settings())}
+    assert created == expected, "compose must create exactly what ensure_topics creates, with the same configs"
     partitions = re.search(r"--partitions (\d+)", script)
     assert partitions
     worker = services()["worker"]
