@@ -34,13 +34,15 @@ class Deployment:
     settings: Settings
     workdir: Path
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    web_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
         return bootstrap_servers(self.settings.broker)
 
     def start_worker(self, name: str = "w1", **extra_env: str) -> subprocess.Popen[bytes]:
-        env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(free_port()),
+        self.web_ports[name] = int(extra_env.pop("REVIEWSTREAM_WEB_PORT", 0) or free_port())
+        env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(self.web_ports[name]),
                "REVIEWSTREAM_DATADIR": str(self.workdir / f"data-{name}"), **extra_env}
         log = (self.workdir / f"worker-{name}.log").open("ab")
         proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
@@ -63,19 +65,20 @@ class Deployment:
                 proc.kill()
                 proc.wait()
 
-    async def produce(self, values: list[bytes], topic: str | None = None) -> None:
+    async def produce(self, values: list[bytes], topic: str | None = None, keys: list[bytes] | None = None) -> None:
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
         await producer.start()
         try:
-            futures = [await producer.send(topic or self.settings.reviews_topic, value=v) for v in values]
+            futures = [await producer.send(topic or self.settings.reviews_topic, value=v,
+                                           key=keys[i] if keys else None) for i, v in enumerate(values)]
             await asyncio.gather(*futures)
         finally:
             await producer.stop()
 
     async def collect(self, until: Any, timeout_s: float = 120.0, proc: subprocess.Popen[bytes] | None = None,
-                      ) -> dict[str, list[dict[str, Any]]]:
-        """Read insights and dead letters from the start until `until(outputs)` is true or the deadline passes."""
-        topics = [self.settings.insights_topic, self.settings.dead_letters_topic]
+                      topics: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Read insights and dead letters (or `topics`) from the start until `until(outputs)` or the deadline."""
+        topics = topics or [self.settings.insights_topic, self.settings.dead_letters_topic]
         consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
                                     enable_auto_commit=False, group_id=None)
         await consumer.start()
@@ -102,6 +105,9 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
         "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"clickstream-{unique_name}",
         "REVIEWSTREAM_INSIGHTS_TOPIC": f"review-insights-{unique_name}",
         "REVIEWSTREAM_DEAD_LETTERS_TOPIC": f"dead-letters-{unique_name}",
+        "REVIEWSTREAM_PROFILES_TOPIC": f"user-profiles-{unique_name}",
+        "REVIEWSTREAM_SESSIONS_TOPIC": f"user-sessions-{unique_name}",
+        "REVIEWSTREAM_PRODUCT_SENTIMENT_TOPIC": f"product-sentiment-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
     }
     keys = {k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWSTREAM_")}

@@ -1,0 +1,139 @@
+"""Clickstream and reviews → user profiles on the real broker, through real workers, against an independent
+reference; with a SIGKILL and a restart from the changelog, and with two workers sharing the partitions."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from tests.conftest import sample_reviews
+from tests.integration.conftest import Deployment
+from tests.unit.reference_profile import ReferenceProfile, differences, reference_profiles
+
+pytestmark = pytest.mark.integration
+
+USERS = 120
+PRODUCTS = {f"p{i:02d}": (["kitchen", "audio", "books", "toys"][i % 4], ["Acme", "Globex", "Initech"][i % 3],
+                          round(5 + 7.5 * i, 2)) for i in range(40)}
+
+
+def make_clicks(n: int, seed: int = 3) -> list[dict[str, Any]]:
+    """A plausible clickstream: browsing, searches, carts, removals, one-line orders, in event-time order."""
+    rng = random.Random(seed)
+    start = time.time() - 20 * 86400
+    clicks = []
+    for i in range(n):
+        user = f"u{rng.randrange(USERS):03d}"
+        product = rng.choice(list(PRODUCTS))
+        category, brand, price = PRODUCTS[product]
+        kind = rng.choices(["view", "search", "add_to_cart", "remove_from_cart", "purchase"],
+                           weights=[50, 15, 15, 5, 10])[0]
+        click: dict[str, Any] = {"event_id": f"e{i}", "user_id": user, "type": kind, "ts": start + i * 60}
+        if kind == "search":
+            click["query"] = f"{category} {brand}".lower()
+        else:
+            click.update(product_id=product, category=category, brand=brand, price=price)
+        if kind in ("add_to_cart", "purchase"):
+            click["quantity"] = rng.randint(1, 3)
+        if kind == "purchase":
+            click["order_id"] = f"o{i}"
+        clicks.append(click)
+    return clicks
+
+
+def make_reviews(clicks: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    texts = sample_reviews()
+    rng = random.Random(5)
+    users = sorted({c["user_id"] for c in clicks})
+    return [{**texts[i % len(texts)], "review_id": f"pr-{i:04d}", "user_id": rng.choice(users),
+             "product_id": rng.choice(list(PRODUCTS)), "created_at": clicks[0]["ts"] + i * 3600} for i in range(n)]
+
+
+async def produce_all(deployment: Deployment, clicks: list[dict[str, Any]], reviews: list[dict[str, Any]]) -> None:
+    # Keyed by user, as a shop's tracker sends them: one user's clicks stay in order in one partition.
+    await deployment.produce([orjson.dumps(c) for c in clicks], topic=deployment.settings.clickstream_topic,
+                             keys=[c["user_id"].encode() for c in clicks])
+    await deployment.produce([orjson.dumps(r) for r in reviews])
+
+
+async def all_insights(deployment: Deployment, reviews: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    wanted = {r["review_id"] for r in reviews}
+    outputs = await deployment.collect(
+        lambda out: wanted <= {i["review_id"] for i in out[deployment.settings.insights_topic]}, timeout_s=180)
+    insights = outputs[deployment.settings.insights_topic]
+    assert wanted <= {i["review_id"] for i in insights}
+    return insights
+
+
+async def profiles_match(port: int, expected: dict[str, ReferenceProfile], timeout_s: float = 180) -> dict[str, list]:
+    """Poll the worker's HTTP view until every profile equals the reference; return what still differs."""
+    deadline = time.monotonic() + timeout_s
+    problems: dict[str, list] = {}
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            problems = {}
+            try:
+                for user_id, ref in expected.items():
+                    async with session.get(f"http://127.0.0.1:{port}/profiles/{user_id}/") as response:
+                        if response.status != 200:
+                            problems[user_id] = [f"HTTP {response.status}"]
+                            continue
+                        diff = differences(ref, (await response.json())["profile"])
+                        if diff:
+                            problems[user_id] = diff
+            except aiohttp.ClientError as exc:  # the worker is still starting
+                problems = {"*": [str(exc)]}
+            if not problems:
+                return {}
+            await asyncio.sleep(0.5)  # the worker is still folding; poll again
+    return problems
+
+
+async def wait_for_profiles(deployment: Deployment, count: int, proc: Any) -> None:
+    outputs = await deployment.collect(lambda out: len(out[deployment.settings.profiles_topic]) >= count,
+                                       topics=[deployment.settings.profiles_topic], proc=proc)
+    assert len(outputs[deployment.settings.profiles_topic]) >= count, deployment.log_tail()
+
+
+async def test_profiles_equal_the_reference_after_sigkill_and_recovery_from_the_changelog(
+    deployment: Deployment,
+) -> None:
+    clicks, reviews = make_clicks(5000), []
+    reviews = make_reviews(clicks, 150)
+    await produce_all(deployment, clicks, reviews)
+    first = deployment.start_worker("w1")
+    await wait_for_profiles(deployment, 100, first)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+
+    # A fresh data folder: the tables can only come back from their changelog topics.
+    second = deployment.start_worker("w2")
+    expected = reference_profiles(clicks, await all_insights(deployment, reviews))
+    problems = await profiles_match(deployment.web_ports["w2"], expected)
+    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
+        deployment.log_tail("w2")
+    assert second.poll() is None
+
+
+async def test_two_workers_share_partitions_and_one_leaving_loses_nothing(deployment: Deployment) -> None:
+    clicks = make_clicks(3000, seed=11)
+    reviews = make_reviews(clicks, 80)
+    half = len(clicks) // 2
+    one = deployment.start_worker("w1")
+    two = deployment.start_worker("w2")
+    await produce_all(deployment, clicks[:half], reviews[:40])
+    await wait_for_profiles(deployment, 60, two)
+    one.send_signal(signal.SIGTERM)
+    one.wait(timeout=60)
+    await produce_all(deployment, clicks[half:], reviews[40:])
+    expected = reference_profiles(clicks, await all_insights(deployment, reviews))
+    problems = await profiles_match(deployment.web_ports["w2"], expected)
+    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
+        deployment.log_tail("w2")
