@@ -14,11 +14,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from models.click import parse_click
 from models.errors import InvalidEvent
 from models.review import parse_review
 from streams.replay import read_records, replay_file
@@ -28,19 +31,36 @@ from streams.topics import bootstrap_servers, ensure_topics
 __all__ = ["DemoResult", "run_demo"]
 
 SAMPLE = PROJECT_ROOT / "data" / "sample_reviews.jsonl"
+SAMPLE_CLICKS = PROJECT_ROOT / "data" / "sample_clickstream.jsonl"
 
 
 @dataclass
 class DemoResult:
     expected_insights: int = 0
     expected_dead_letters: int = 0
+    expected_profiles: set[str] = field(default_factory=set)
     insights: dict[str, dict[str, object]] = field(default_factory=dict)
     dead_letters: list[dict[str, object]] = field(default_factory=list)
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
     def complete(self) -> bool:
-        return len(self.insights) >= self.expected_insights and len(self.dead_letters) >= self.expected_dead_letters
+        return (len(self.insights) >= self.expected_insights
+                and len(self.dead_letters) >= self.expected_dead_letters
+                and self.expected_profiles <= self.profiles.keys())
+
+
+def _expected_clicks(clicks: Path) -> tuple[set[str], int]:
+    users: set[str] = set()
+    invalid = 0
+    for value in read_records(clicks):
+        try:
+            users.add(parse_click(value).user_id)
+        except InvalidEvent:
+            invalid += 1
+    return users, invalid
 
 
 def _expected(sample: Path, max_text_chars: int) -> tuple[set[str], int]:
@@ -72,10 +92,12 @@ def _web_port(preferred: int) -> int:
 
 def _start_worker(log_path: Path, web_port: int) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # The sample spans a few days with a review every 47 minutes: daily windows show trends, hourly ones don't.
+    env = {"REVIEWSTREAM_WINDOW_SIZE_S": "86400", "REVIEWSTREAM_WINDOW_STEP_S": "86400", **os.environ}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True,
+            stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, env=env,
         )
 
 
@@ -98,6 +120,24 @@ def _show_insight(data: dict[str, object]) -> str:
             f"issues={issues:<18} {text}{flag}")
 
 
+def _show_profile(data: dict[str, Any]) -> str:
+    cart = sum(line["qty"] for line in (data.get("cart") or {}).values())
+    interests = ",".join(sorted(data.get("category_interest") or {}, key=lambda k: -data["category_interest"][k])[:2])
+    return (f"profile  {data['user_id']:<10} segment={data.get('segment') or '-':<11} orders={data['orders']:<3} "
+            f"spend={data['spend']:>8.2f}  cart={cart:<3} reviews={data['review_count']:<3} "
+            f"sentiment={data.get('mean_sentiment') or 0:+.2f}  interests={interests or '-'}")
+
+
+def _show_window(data: dict[str, Any]) -> str:
+    counts = data.get("counts") or {}
+    start = datetime.fromtimestamp(data["window_start"], UTC).strftime("%Y-%m-%d %H:%M")
+    aspects = sorted((data.get("aspects") or {}).items(), key=lambda kv: -kv[1]["count"])[:3]
+    top = ", ".join(f"{name}({a['count']})" for name, a in aspects) or "-"
+    return (f"window   {data['product_id']:<14} {start}  n={data['n']:<3} +{counts.get('positive', 0)} "
+            f"-{counts.get('negative', 0)} ~{counts.get('mixed', 0) + counts.get('neutral', 0)}  "
+            f"mean={data['mean_score']:+.2f}  aspects: {top}")
+
+
 def _summary(result: DemoResult) -> str:
     sentiments = collections.Counter(str(i["sentiment"]) for i in result.insights.values())
     languages = collections.Counter(str(i.get("language")) for i in result.insights.values())
@@ -112,18 +152,25 @@ def _summary(result: DemoResult) -> str:
         f"language:      {dict(languages.most_common())}",
         f"intent:        {dict(intents.most_common())}",
         f"dead letters:  {dict(reasons.most_common())}",
+        f"profiles:      {len(result.profiles)} users ({len(result.expected_profiles)} expected), segments "
+        f"{dict(collections.Counter(str(p.get('segment')) for p in result.profiles.values()).most_common())}",
+        f"windows:       {len(result.windows)} product sentiment windows",
         f"time:          {result.seconds:.1f}s",
         "result:        " + ("complete: every sample event accounted for" if result.complete else "INCOMPLETE"),
     ]
     return "\n".join(lines)
 
 
-async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, timeout_s: float = 300.0) -> DemoResult:
+async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, clicks: Path | None = SAMPLE_CLICKS,
+                   timeout_s: float = 300.0) -> DemoResult:
     _start_kafka(settings)
     await ensure_topics(settings)
     valid_ids, invalid = _expected(sample, settings.max_text_chars)
-    result = DemoResult(expected_insights=len(valid_ids), expected_dead_letters=invalid)
-    outputs = [settings.insights_topic, settings.dead_letters_topic]
+    click_users, invalid_clicks = _expected_clicks(clicks) if clicks else (set(), 0)
+    result = DemoResult(expected_insights=len(valid_ids), expected_dead_letters=invalid + invalid_clicks,
+                        expected_profiles=click_users)
+    outputs = [settings.insights_topic, settings.dead_letters_topic, settings.profiles_topic,
+               settings.product_sentiment_topic]
     web_port = _web_port(settings.web_port)
     worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port)
     consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap_servers(settings.broker), group_id=None,
@@ -133,6 +180,11 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, tim
     since_ms = int(time.time() * 1000)
     try:
         await consumer.start()
+        if clicks:
+            sent_clicks = await replay_file(clicks, broker=settings.broker, topic=settings.clickstream_topic,
+                                            progress=True)
+            print(f"replayed {sent_clicks} clickstream events of {len(click_users)} users ({invalid_clicks} "
+                  f"malformed) into '{settings.clickstream_topic}'", flush=True)
         sent = await replay_file(sample, broker=settings.broker, topic=settings.reviews_topic, progress=True)
         print(f"replayed {sent} sample events ({len(valid_ids)} valid reviews, {invalid} malformed) "
               f"into '{settings.reviews_topic}'; worker log: .local/demo-worker.log; "
@@ -152,6 +204,12 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, tim
                         if data.get("review_id") in valid_ids:
                             result.insights[str(data["review_id"])] = data
                         print(_show_insight(data), flush=True)
+                    elif tp.topic == settings.profiles_topic:
+                        result.profiles[str(data["user_id"])] = data
+                        print(_show_profile(data), flush=True)
+                    elif tp.topic == settings.product_sentiment_topic:
+                        result.windows[f"{data['product_id']}:{data['window_start']}"] = data
+                        print(_show_window(data), flush=True)
                     else:
                         result.dead_letters.append(data)
                         print(f"dead     {data.get('reason', '?'):<15} {str(data.get('detail', ''))[:100]}", flush=True)
