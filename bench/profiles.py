@@ -1,0 +1,219 @@
+"""Click events folded into user profiles by the worker, against a plain aiokafka consume-and-produce loop.
+
+    python -m bench.profiles [--events 1000000] [--users 1000000]
+
+Both sides read the same events from the same broker (the project's Kafka on KAFKA_PORT, default 19092):
+- baseline: one aiokafka consumer reads the topic and, per event, parses the JSON and produces it to another topic,
+  committing as it goes — what a hand-written repartitioner does, with no state;
+- worker: `reviewstream worker` (RocksDB tables) validates each click, repartitions it by user, folds it into the
+  user's profile (table + changelog) and session, and publishes meaningful changes.
+Throughput is events per second from the first to the last event handled; `ratio` = worker / baseline.
+The worker's peak resident memory is sampled from its /metrics (process_resident_memory_bytes) during the run;
+with `--users` equal to `--events` every event creates a profile (1,000,000 distinct users by default).
+Prints one JSON line. Data: synthetic click events (the clickstream has no public corpus on the registries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.pipeline import _free_port
+from streams.settings import PROJECT_ROOT, Settings
+from streams.topics import TopicSpec, ensure_topics
+
+CATEGORIES = ["kitchen", "audio", "books", "toys", "phones", "garden", "sports", "beauty"]
+
+
+def make_events(n: int, users: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    start = time.time() - 30 * 86400
+    out = []
+    for i in range(n):
+        user = f"u{i % users:07d}" if users >= n else f"u{rng.randrange(users):07d}"
+        kind = rng.choices(["view", "search", "add_to_cart", "purchase"], weights=[70, 10, 12, 8])[0]
+        event: dict[str, Any] = {"event_id": f"e{i}", "user_id": user, "type": kind, "ts": start + i * 0.5}
+        if kind == "search":
+            event["query"] = rng.choice(CATEGORIES)
+        else:
+            product = rng.randrange(500)
+            event.update(product_id=f"p{product}", category=CATEGORIES[product % 8], price=5.0 + product % 200)
+        if kind == "purchase":
+            event["order_id"] = f"o{i}"
+        out.append(orjson.dumps(event))
+    return out
+
+
+async def produce(bootstrap: str, topic: str, events: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        batch = []
+        for value in events:
+            key = value[value.index(b'"user_id":"') + 11: value.index(b'"', value.index(b'"user_id":"') + 11)]
+            batch.append(await producer.send(topic, value, key=key))
+            if len(batch) >= 20_000:
+                await asyncio.gather(*batch)
+                batch.clear()
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
+
+
+async def baseline(bootstrap: str, source: str, target: str, n: int) -> float:
+    """Events/s of consume → parse → produce → commit with plain aiokafka."""
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-baseline-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await consumer.start()
+    await producer.start()
+    done = 0
+    first = last = 0.0
+    try:
+        while done < n:
+            batches = await consumer.getmany(timeout_ms=1000)
+            if not first and batches:
+                first = time.perf_counter()
+            futures = []
+            for records in batches.values():
+                for record in records:
+                    event = orjson.loads(record.value)
+                    futures.append(await producer.send(target, orjson.dumps(event), key=event["user_id"].encode()))
+                    done += 1
+            await asyncio.gather(*futures)
+            await consumer.commit()
+            last = time.perf_counter()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return n / (last - first)
+
+
+async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
+    try:
+        async with session.get(url) as response:
+            text = await response.text()
+    except aiohttp.ClientError:
+        return {}
+    figures = {}
+    for name, pattern in (("rss", r"^process_resident_memory_bytes (\S+)"),
+                          ("folded", r'^reviewstream_events_consumed_total\{topic="[^"]*profile-events"\} (\S+)')):
+        match = re.search(pattern, text, re.MULTILINE)
+        if match:
+            figures[name] = float(match.group(1))
+    return figures
+
+
+def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"], env=env,
+                                cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        worker.wait(timeout=120)
+    if worker.poll() is None:
+        worker.kill()
+
+
+async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[str, float]:
+    tag = uuid.uuid4().hex[:8]
+    web_port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REVIEWSTREAM_")},
+        "REVIEWSTREAM_BROKER": f"kafka://127.0.0.1:{port}", "REVIEWSTREAM_APP_ID": f"bench-profiles-{tag}",
+        "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"bench-clicks-{tag}", "REVIEWSTREAM_REVIEWS_TOPIC": f"bench-r-{tag}",
+        "REVIEWSTREAM_INSIGHTS_TOPIC": f"bench-i-{tag}", "REVIEWSTREAM_DEAD_LETTERS_TOPIC": f"bench-d-{tag}",
+        "REVIEWSTREAM_PROFILES_TOPIC": f"bench-up-{tag}", "REVIEWSTREAM_SESSIONS_TOPIC": f"bench-us-{tag}",
+        "REVIEWSTREAM_PRODUCT_SENTIMENT_TOPIC": f"bench-ps-{tag}", "REVIEWSTREAM_WEB_PORT": str(web_port),
+        "REVIEWSTREAM_DATADIR": str(workdir / f"data-{tag}"),
+    }
+    settings = Settings.model_validate({k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items()
+                                        if k.startswith("REVIEWSTREAM_")})
+    await ensure_topics(settings)
+    await produce(f"127.0.0.1:{port}", settings.clickstream_topic, events)
+    worker = _start_worker(env, workdir / "worker.log")
+    peak = 0.0
+    first = last = 0.0
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{web_port}/metrics"
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline and worker.poll() is None:
+                figures = await scrape(session, url)
+                peak = max(peak, figures.get("rss", 0.0))
+                folded = figures.get("folded", 0.0)
+                if folded and not first:
+                    first = time.perf_counter()
+                if folded >= len(events):
+                    last = time.perf_counter()
+                    break
+                await asyncio.sleep(0.5)  # sampling interval of the scrape
+    finally:
+        _stop_worker(worker)
+    if not last:
+        raise RuntimeError(f"the worker did not fold all events; see {workdir / 'worker.log'}")
+    return {"events_per_s": len(events) / (last - first), "peak_rss_bytes": peak, "seconds": last - first}
+
+
+async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
+    events = make_events(n, users, seed)
+    bootstrap = f"127.0.0.1:{port}"
+    tag = uuid.uuid4().hex[:8]
+    source, target = f"bench-base-src-{tag}", f"bench-base-dst-{tag}"
+    settings = Settings(broker=f"kafka://{bootstrap}")
+    await ensure_topics(settings, [TopicSpec(source, settings.topic_partitions, 1),
+                                   TopicSpec(target, settings.topic_partitions, 1)])
+    await produce(bootstrap, source, events)
+    base_rate = await baseline(bootstrap, source, target, n)
+    worker = await through_worker(port, events, workdir)
+    return {
+        "bench": "profiles",
+        "events": n,
+        "distinct_users": min(users, n),
+        "baseline_events_per_s": round(base_rate, 1),
+        "worker_events_per_s": round(worker["events_per_s"], 1),
+        "ratio": round(worker["events_per_s"] / base_rate, 3),
+        "worker_seconds": round(worker["seconds"], 1),
+        "worker_peak_rss_mib": round(worker["peak_rss_bytes"] / 2**20, 1),
+        "store": "rocksdb",
+        "data": "synthetic click events (views, searches, carts, purchases) over 500 products",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.profiles", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    port = int(os.environ.get("KAFKA_PORT", "19092"))
+    subprocess.run([str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh"), "up"], check=True,
+                   env={**os.environ, "KAFKA_PORT": str(port)})
+    workdir = PROJECT_ROOT / ".local" / "bench-profiles"
+    workdir.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args.events, args.users, port, args.seed, workdir))
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
