@@ -129,7 +129,7 @@ class HealthView(View):
     async def get(self, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment()) if app.consumer else []
         # Ready means serving: partitions assigned, no rebalance running, and the tables rebuilt from their changelogs.
-        recovered = app.tables.recovery.completed.is_set()
+        recovered = app.tables.recovery.completed.is_set()  # type: ignore[attr-defined]
         ready = bool(assigned) and not app.rebalancing and recovered
         body = {"status": "ready" if ready else "starting", "assigned": assigned, "tables_recovered": recovered}
         return self.json(body, status=200 if ready else 503)
