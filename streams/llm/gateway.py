@@ -75,6 +75,9 @@ class GatewayConfig:
     # Review text tokens per batch; the instructions come once on top.
     batch_max_tokens: int = 2400
     batch_max_wait_s: float = 0.05
+    # While the limiter makes requests wait anyway, reviews wait for company instead (up to this long): one request
+    # with 16 reviews costs far fewer tokens than 16 requests, so light traffic does not hit the token limit.
+    batch_max_wait_under_limit_s: float = 2.0
     attempt_timeout_s: float = 30.0
     deadline_s: float = 180.0
     max_attempts: int = 5
@@ -147,6 +150,8 @@ class LLMGateway:
         # Learned from replies: charging the limiter a fixed guess that is too high leaves the limit unused while
         # requests are in flight (the OpenAI cookbook's processor does that).
         self._completion_per_review = float(cfg.completion_tokens_per_review)
+        # Instructions and schema of a one-review request: what batching saves on every review it adds.
+        self._single_request_tokens = estimate_tokens(build_messages(ReviewText(""))) + cfg.completion_tokens_per_review
         self._joinable: dict[str, asyncio.Future[AnalyzerReply]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -195,7 +200,11 @@ class LLMGateway:
 
     # -------------------------------------------------------------------------------------------- batching
     def _enqueue(self, job: _Job) -> None:
-        for batch in self._batcher.add(job, job.tokens, self._clock()):
+        now = self._clock()
+        single_request = self._single_request_tokens + job.tokens
+        self._batcher.max_wait_s = min(self.config.batch_max_wait_under_limit_s,
+                                       max(self.config.batch_max_wait_s, self.limiter.peek(single_request, now)))
+        for batch in self._batcher.add(job, job.tokens, now):
             self._spawn(self._run(batch))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_when_due())

@@ -62,6 +62,14 @@ class RateLimiter:
         wait = max(self._requests.wait_for(now), self._tokens.wait_for(now), self._blocked_until - now)
         return max(0.0, wait)
 
+    def peek(self, tokens: int, now: float) -> float:
+        """How long a request of `tokens` would wait if reserved now; changes nothing."""
+        waits = [self._blocked_until - now]
+        for bucket, cost in ((self._requests, 1.0), (self._tokens, float(tokens))):
+            level = min(bucket.capacity, bucket.level + max(0.0, now - bucket.updated_at) * bucket.rate_per_s)
+            waits.append((cost - level) / bucket.rate_per_s if level < cost else 0.0)
+        return max(0.0, *waits)
+
     def settle(self, estimated_tokens: int, actual_tokens: int, now: float) -> None:
         """Correct the token bucket once the real usage is known (refund or extra charge)."""
         self._tokens.refill(now)

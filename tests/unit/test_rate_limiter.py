@@ -59,3 +59,12 @@ def test_provider_headers_lower_our_view() -> None:
 def test_rejects_nonsense_limits() -> None:
     with pytest.raises(ValueError, match="positive"):
         RateLimiter(rpm=0, tpm=10)
+
+
+def test_peek_tells_the_wait_without_reserving() -> None:
+    limiter = RateLimiter(rpm=60, tpm=10**6, burst_seconds=1)
+    assert limiter.peek(10, 0.0) == 0.0
+    limiter.reserve(10, 0.0)
+    assert limiter.peek(10, 0.0) == pytest.approx(1.0)
+    assert limiter.peek(10, 0.0) == pytest.approx(1.0), "peeking twice reserves nothing"
+    assert limiter.reserve(10, 0.0) == pytest.approx(1.0)
