@@ -61,7 +61,7 @@ class Run:
             "REVIEWSTREAM_DEAD_LETTERS_TOPIC": f"bench-dead-{tag}",
             "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"bench-clicks-{tag}",
             "REVIEWSTREAM_WEB_PORT": str(_free_port()),
-            "REVIEWSTREAM_DATADIR": str(workdir / "data"),
+            "REVIEWSTREAM_DATADIR": str(workdir / f"data-{tag}"),
             "REVIEWSTREAM_LLM_PROVIDER": "openai",
             "REVIEWSTREAM_LLM_RPM": str(RPM),
             "REVIEWSTREAM_LLM_TPM": str(TPM),

@@ -52,7 +52,8 @@ app = faust.App(
     env_prefix="REVIEWSTREAM_FAUST_",
     autodiscover=False,
     origin="streams.app",
-    datadir=str(settings.datadir),
+    # Per app id: RocksDB files of another deployment (another changelog) must never be mistaken for ours.
+    datadir=str(settings.datadir / settings.app_id),
     store=settings.store,
     table_standby_replicas=settings.table_standby_replicas,
     web_enabled=True,
