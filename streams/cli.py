@@ -46,6 +46,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     # Train or load the offline model before joining the group, not inside the first rebalance.
     load_local_model(settings.local_model_dir)
+    # Faust creates only the last level of its data folder (datadir/app_id).
+    settings.datadir.mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
