@@ -44,6 +44,8 @@ async def _fold(forwarded: ProfileEvent) -> None:
     for window_start, window_end in window_bounds(facts.at, settings.window_size_s, settings.window_step_s):
         key = window_key(facts.product_id, window_start)
         window = product_windows.get(key)
+        if window is not None and window.window_end != window_end:
+            window = None  # the window size was reconfigured: the old window under this key is superseded
         folded = fold_insight_into_window(window, forwarded.payload, window_start, window_end, forwarded.source)
         if folded is window:
             continue  # a replay: nothing new

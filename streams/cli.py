@@ -96,7 +96,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import signal
+
     from streams.demo import SAMPLE, run_demo
+
+    # A SIGTERM (make interrupted, `timeout`) must still run the demo's clean-up, which stops its worker: an orphaned
+    # worker in the same consumer group would take partitions from the next demo's worker.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     result = asyncio.run(run_demo(_settings(), once=args.once, sample=Path(args.sample) if args.sample else SAMPLE,
                                   timeout_s=args.timeout))

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer
 
@@ -161,6 +162,21 @@ def _summary(result: DemoResult) -> str:
     return "\n".join(lines)
 
 
+def _events_done(result: DemoResult) -> bool:
+    return len(result.insights) >= result.expected_insights and len(result.dead_letters) >= result.expected_dead_letters
+
+
+async def _fetch_missing_profiles(result: DemoResult, web_port: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        for user_id in sorted(result.expected_profiles - result.profiles.keys()):
+            try:
+                async with session.get(f"http://127.0.0.1:{web_port}/profiles/{user_id}/") as response:
+                    if response.status == 200:
+                        result.profiles[user_id] = (await response.json())["profile"]
+            except aiohttp.ClientError:
+                return
+
+
 async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, clicks: Path | None = SAMPLE_CLICKS,
                    timeout_s: float = 300.0) -> DemoResult:
     _start_kafka(settings)
@@ -195,6 +211,10 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
                 print(f"the worker exited with status {worker.returncode}; see .local/demo-worker.log", file=sys.stderr)
                 break
             batches = await consumer.getmany(timeout_ms=500)
+            if not batches and once and _events_done(result):
+                # A replay of clicks already folded changes little, so not every profile is published again:
+                # the rest are read from the worker's tables.
+                await _fetch_missing_profiles(result, web_port)
             for tp, records in batches.items():
                 for record in records:
                     if record.timestamp < since_ms:
