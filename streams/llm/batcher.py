@@ -48,7 +48,9 @@ class MicroBatcher(Generic[T]):
 
     def flush_due(self, now: float) -> list[T]:
         """The open batch if its oldest item has waited long enough, else []."""
-        if self._items and now - self._opened_at >= self.max_wait_s:
+        # The same expression as deadline(): a caller that saw the deadline pass must get the batch (with
+        # `now - opened >= wait` float rounding could disagree, and a flush loop would spin without yielding).
+        if self._items and now >= self._opened_at + self.max_wait_s:
             return self._take()
         return []
 

@@ -226,6 +226,8 @@ class LLMGateway:
             batch = self._batcher.flush_due(self._clock())
             if batch:
                 self._spawn(self._run(batch))
+            else:
+                await asyncio.sleep(0.001)  # never spin without yielding to the loop
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -74,3 +74,13 @@ def test_cache_normalises_and_evicts_least_recently_used() -> None:
     assert cache.get(cache.key("Great!", None)) is None, "least recently used goes first"
     assert cache.get(cache.key("好评", "en")) is None, "the language hint is part of the key"
     assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_batcher_flushes_exactly_when_its_deadline_says_so() -> None:
+    # Values where `now - opened >= wait` and `now >= opened + wait` disagree in floating point.
+    for opened, wait in ((0.1, 0.2), (1795963000.123, 0.05), (3.3, 0.7000000000000001)):
+        batcher = MicroBatcher[str](max_items=10, max_tokens=100, max_wait_s=wait)
+        batcher.add("a", 1, now=opened)
+        deadline = batcher.deadline()
+        assert deadline is not None
+        assert batcher.flush_due(deadline) == ["a"], (opened, wait)
