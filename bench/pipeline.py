@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,17 +29,12 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop_worker
 from bench.llm_gateway import RPM, TPM, simulator_config, through_gateway
 from bench.reviews import benchmark_reviews
 from streams.llm.simulator import start_simulator
-from streams.settings import PROJECT_ROOT, Settings
+from streams.settings import Settings
 from streams.topics import ensure_topics
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -60,7 +53,7 @@ class Run:
             "REVIEWSTREAM_INSIGHTS_TOPIC": f"bench-insights-{tag}",
             "REVIEWSTREAM_DEAD_LETTERS_TOPIC": f"bench-dead-{tag}",
             "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"bench-clicks-{tag}",
-            "REVIEWSTREAM_WEB_PORT": str(_free_port()),
+            "REVIEWSTREAM_WEB_PORT": str(free_port()),
             "REVIEWSTREAM_DATADIR": str(workdir / f"data-{tag}"),
             "REVIEWSTREAM_LLM_PROVIDER": "openai",
             "REVIEWSTREAM_LLM_RPM": str(RPM),
@@ -78,10 +71,7 @@ class Run:
         self.log = workdir / "worker.log"
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"],
-                                    env=self.env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+        return start_worker(self.env, self.log)
 
     async def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Until the worker's /health says its partitions are assigned: latency should not count start-up."""
@@ -161,8 +151,7 @@ async def run(n: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
         try:
             seen = await backlog.collect({r["review_id"] for r in reviews}, timeout_s=900)
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+            stop_worker(worker)
         stamps = sorted(t for t, _ in seen.values())
         kafka_rate = (len(seen) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
@@ -178,8 +167,7 @@ async def run(n: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
             seen_steady = await steady.collect({r["review_id"] for r in ids}, timeout_s=600)
             await producing
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=60)
+            stop_worker(worker)
         sources = await source_timestamps(steady)
     latencies = [seen_steady[k][0] - sources[k] for k in seen_steady if k in sources]
     return {
@@ -204,12 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reviews", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    port = int(os.environ.get("KAFKA_PORT", "19092"))
-    subprocess.run([str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh"), "up"], check=True,
-                   env={**os.environ, "KAFKA_PORT": str(port)})
-    workdir = PROJECT_ROOT / ".local" / "bench-pipeline"
-    workdir.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run(args.reviews, port, args.seed, workdir))
+    result = asyncio.run(run(args.reviews, kafka_up(), args.seed, bench_workdir("bench-pipeline")))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 

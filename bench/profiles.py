@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import re
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -33,8 +30,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from bench.pipeline import _free_port
-from streams.settings import PROJECT_ROOT, Settings
+from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop_worker
+from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
 
 CATEGORIES = ["kitchen", "audio", "books", "toys", "phones", "garden", "sports", "beauty"]
@@ -119,23 +116,9 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
     return figures
 
 
-def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"], env=env,
-                                cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    worker.send_signal(signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        worker.wait(timeout=120)
-    if worker.poll() is None:
-        worker.kill()
-
-
 async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[str, float]:
     tag = uuid.uuid4().hex[:8]
-    web_port = _free_port()
+    web_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("REVIEWSTREAM_")},
         "REVIEWSTREAM_BROKER": f"kafka://127.0.0.1:{port}", "REVIEWSTREAM_APP_ID": f"bench-profiles-{tag}",
@@ -149,7 +132,7 @@ async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[
                                         if k.startswith("REVIEWSTREAM_")})
     await ensure_topics(settings)
     await produce(f"127.0.0.1:{port}", settings.clickstream_topic, events)
-    worker = _start_worker(env, workdir / "worker.log")
+    worker = start_worker(env, workdir / "worker.log")
     peak = 0.0
     first = last = 0.0
     try:
@@ -167,7 +150,7 @@ async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[
                     break
                 await asyncio.sleep(0.5)  # sampling interval of the scrape
     finally:
-        _stop_worker(worker)
+        stop_worker(worker)
     if not last:
         raise RuntimeError(f"the worker did not fold all events; see {workdir / 'worker.log'}")
     return {"events_per_s": len(events) / (last - first), "peak_rss_bytes": peak, "seconds": last - first}
@@ -205,12 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    port = int(os.environ.get("KAFKA_PORT", "19092"))
-    subprocess.run([str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh"), "up"], check=True,
-                   env={**os.environ, "KAFKA_PORT": str(port)})
-    workdir = PROJECT_ROOT / ".local" / "bench-profiles"
-    workdir.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run(args.events, args.users, port, args.seed, workdir))
+    result = asyncio.run(run(args.events, args.users, kafka_up(), args.seed, bench_workdir("bench-profiles")))
     sys.stdout.write(orjson.dumps(result).decode() + "\n")
     return 0
 
