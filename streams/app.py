@@ -18,6 +18,7 @@ from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.profile_event import ProfileEvent
 from models.session import Session
+from streams import faust_fixes
 from streams.lag import LagTracker
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -44,6 +45,8 @@ metrics = Metrics()
 lag = LagTracker()
 # How often lag, loop delay and assignment are sampled; Prometheus scrapes every 15 s by default.
 SAMPLE_INTERVAL_S = 5.0
+
+faust_fixes.apply()
 
 app = faust.App(
     settings.app_id,

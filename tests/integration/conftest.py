@@ -109,8 +109,12 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
         "REVIEWSTREAM_SESSIONS_TOPIC": f"user-sessions-{unique_name}",
         "REVIEWSTREAM_PRODUCT_SENTIMENT_TOPIC": f"product-sentiment-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
+        # A SIGKILLed worker stays in the group until its session times out (Faust's default: 60 s); the tests that
+        # kill one should not spend a minute of a slow CI machine waiting for that.
+        "REVIEWSTREAM_FAUST_BROKER_SESSION_TIMEOUT": "15",
     }
-    keys = {k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items() if k.startswith("REVIEWSTREAM_")}
+    keys = {k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items()
+            if k.startswith("REVIEWSTREAM_") and not k.startswith("REVIEWSTREAM_FAUST_")}
     settings = Settings(**keys)
     asyncio.run(ensure_topics(settings))
     dep = Deployment(env=env, settings=settings, workdir=tmp_path)

@@ -110,10 +110,11 @@ async def test_sigkill_mid_stream_loses_no_review(deployment: Deployment, llm_si
     assert len(seen_before) < len(reviews), "the kill must land mid-stream for this test to mean anything"
 
     restarted = deployment.start_worker("w2", **slow)
-    after = await deployment.collect(_complete(deployment, set(reviews), len(malformed)), timeout_s=180,
+    after = await deployment.collect(_complete(deployment, set(reviews), len(malformed)), timeout_s=300,
                                      proc=restarted)
     seen = {o["review_id"] for o in after[deployment.settings.insights_topic]}
-    assert seen == set(reviews), f"missing after restart: {sorted(set(reviews) - seen)[:10]}\n" + \
+    missing = sorted(set(reviews) - seen)
+    assert len(missing) == 0, f"{len(missing)} missing after restart, e.g. {missing[:10]}\n" + \
         deployment.log_tail("w2")
     reasons = {base64.b64decode(d["original_b64"]) for d in after[deployment.settings.dead_letters_topic]}
     assert reasons == {raw for raw, _ in malformed}

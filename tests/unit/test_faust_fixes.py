@@ -1,0 +1,84 @@
+"""The producer-buffer fix: a flush before a commit must wait until every table write has gone to the producer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from faust.transport.producer import ProducerBuffer
+
+from streams import faust_fixes
+from streams.faust_fixes import UnflushedTableWrites
+
+faust_fixes.apply()
+
+
+class GatedChannel:
+    """A topic whose sends block until the test opens the gate, like a producer whose accumulator is full."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.published: list[int] = []
+        self.fail = False
+
+    async def publish_message(self, fut: Any, wait: bool = False) -> None:
+        await self.gate.wait()
+        if self.fail:
+            raise RuntimeError("broker gone")
+        self.published.append(fut.message.key)
+
+
+def record(channel: GatedChannel, key: int) -> Any:
+    return SimpleNamespace(message=SimpleNamespace(channel=channel, key=key))
+
+
+@pytest.fixture
+async def buffer() -> AsyncIterator[ProducerBuffer]:
+    buf = ProducerBuffer()
+    buf.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))  # type: ignore[assignment]
+    await buf.start()
+    yield buf
+    await buf.stop()
+
+
+async def test_flush_waits_for_every_record_put_before_it(buffer: ProducerBuffer) -> None:
+    channel = GatedChannel()
+    for key in range(5):
+        buffer.put(record(channel, key))
+    flushing = asyncio.ensure_future(buffer.flush())
+    # Faust's own flush gives up after 0.1 s without a send and lets the commit go ahead; this one must not.
+    done, _ = await asyncio.wait({flushing}, timeout=0.5)
+    assert not done
+    channel.gate.set()
+    await flushing
+    assert channel.published == [0, 1, 2, 3, 4]  # in order: one sending task
+
+
+async def test_flush_does_not_wait_for_records_put_after_it(buffer: ProducerBuffer) -> None:
+    channel = GatedChannel()
+    channel.gate.set()
+    buffer.put(record(channel, 1))
+    flushing = asyncio.ensure_future(buffer.flush())
+    await asyncio.sleep(0)
+    buffer.put(record(channel, 2))
+    await flushing
+    assert 1 in channel.published
+
+
+async def test_flush_raises_when_the_sending_task_died(buffer: ProducerBuffer) -> None:
+    channel = GatedChannel()
+    channel.fail = True
+    channel.gate.set()
+    buffer.put(record(channel, 1))
+    buffer.put(record(channel, 2))
+    # The failed send kills the task; the second record can then never go out, and a commit must not happen.
+    with pytest.raises(UnflushedTableWrites):
+        await buffer.flush()
+    assert channel.published == []
+
+
+async def test_flush_of_an_empty_buffer_returns_at_once(buffer: ProducerBuffer) -> None:
+    await asyncio.wait_for(buffer.flush(), timeout=5)
