@@ -1,4 +1,5 @@
-"""`review-insights` → by user to `<app>-profile-events` and by product to `<app>-product-events`.
+"""`review-insights` → by user to `<app>-profile-events`, by product to `<app>-product-events`, urgent ones to
+`support-queue`.
 
 Insights are keyed by review_id; profiles and product windows live in tables partitioned by user and by product,
 so each insight is forwarded to the partition that owns its user and its product.
@@ -13,7 +14,15 @@ import orjson
 from faust.types import EventT, StreamT
 
 from models.profile_event import ProfileEvent
-from streams.app import app, insights_in_topic, metrics, product_events_topic, profile_events_topic
+from streams.app import (
+    app,
+    insights_in_topic,
+    metrics,
+    product_events_topic,
+    profile_events_topic,
+    settings,
+    support_queue_topic,
+)
 from streams.dead_letters import dead_letter_output
 from streams.forwarding import Output, forward_in_order
 
@@ -30,7 +39,13 @@ def route_insight(event: EventT) -> Sequence[Output]:
         return [dead_letter_output(event, "invalid_insight", str(exc)[:300], exc)]
     forwarded = ProfileEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=insight)
-    return [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
+    outputs = [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
+    urgency = insight.get("urgency")
+    if urgency in settings.support_queue_urgency:
+        # The support desk reads its queue, not the analytics stream; the insight carries the reply draft.
+        outputs.append(Output(support_queue_topic, str(insight["review_id"]), insight))
+        metrics.support_tickets.labels(str(urgency)).inc()
+    return outputs
 
 
 @app.agent(insights_in_topic, name="insights")

@@ -1,4 +1,5 @@
-"""`<app>-product-events` → per-product sentiment windows (event time) → `product-sentiment`.
+"""`<app>-product-events` → per-product sentiment windows (event time) → `product-sentiment`, and the product alert
+rules (safety_issue, negative_spike, competitor_trend; models/alerts.py) → `alerts`.
 
 Windows live in a plain table keyed `product_id:window_start` rather than a Faust windowed table, whose pitfalls
 (message time instead of event time, hopping values, keys that never expire after a restart) FACTS.md lists.
@@ -12,18 +13,24 @@ from typing import Any
 
 from faust.types import StreamT
 
+from models.alerts import ProductAlertState, evaluate_product
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
-from models.profile import insight_facts
+from models.profile import InsightFacts, insight_facts
 from models.profile_event import ProfileEvent
+from streams.alerting import publish_alerts
 from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.dead_letters import dead_letter
+from streams.rule_configs import alert_config
 
-__all__ = ["fold_product_windows", "product_index", "product_windows"]
+__all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
 
 product_windows = app.Table("product_windows", value_type=ProductWindow, partitions=settings.topic_partitions,
                             help="product_id:window_start → ProductWindow")
 product_index = app.Table("product_windows_index", partitions=settings.topic_partitions,
                           help="product_id → recent window starts")
+product_alerts = app.Table("product_alerts", value_type=ProductAlertState, partitions=settings.topic_partitions,
+                           help="product_id → alert baselines and open incidents")
+ALERT_CONFIG = alert_config(settings)
 
 
 @app.agent(product_events_topic, name="products")
@@ -41,6 +48,7 @@ async def fold_product_windows(stream: StreamT[Any]) -> None:
 async def _fold(forwarded: ProfileEvent) -> None:
     facts = insight_facts(forwarded.payload)
     starts: list[int] = list(product_index.get(facts.product_id) or [])
+    newest: ProductWindow | None = None
     for window_start, window_end in window_bounds(facts.at, settings.window_size_s, settings.window_step_s):
         key = window_key(facts.product_id, window_start)
         window = product_windows.get(key)
@@ -50,6 +58,7 @@ async def _fold(forwarded: ProfileEvent) -> None:
         if folded is window:
             continue  # a replay: nothing new
         product_windows[key] = folded
+        newest = folded
         if window_start not in starts:
             starts.append(window_start)
         await product_sentiment_topic.send(key=key.encode("utf-8"), value=folded, force=True)
@@ -60,6 +69,14 @@ async def _fold(forwarded: ProfileEvent) -> None:
     kept = starts[-settings.windows_kept_per_product:]
     if kept != list(product_index.get(facts.product_id) or []):
         product_index[facts.product_id] = kept
+    if newest is not None:  # a new insight, not a replay: only those may alert
+        await _apply_alert_rules(facts, newest)
+
+
+async def _apply_alert_rules(facts: InsightFacts, window: ProductWindow) -> None:
+    outcome = evaluate_product(product_alerts.get(facts.product_id), facts, window, ALERT_CONFIG)
+    product_alerts[facts.product_id] = outcome.state
+    await publish_alerts(outcome)
 
 
 @app.page("/products/{product_id}/")

@@ -1,9 +1,14 @@
-"""`<app>-profile-events` → the `profiles` and `sessions` tables → `user-profiles` and `user-sessions`.
+"""`<app>-profile-events` → the `profiles` and `sessions` tables → `user-profiles` and `user-sessions`; the
+`vip_unhappy` alert rule → `alerts`; marketing triggers → `<app>-marketing-triggers` (agents/marketing.py writes them).
 
 One event at a time per partition, in order (the folds skip anything at or below the highest source offset they
 have seen, which makes a replay after a crash harmless). A profile is published when it changes meaningfully (first
 seen, order, cart opened or closed, segment, interests, review), not on every click. Sessions close when a click
 comes after the inactivity gap, or when the event-time watermark passes the gap (a timer).
+
+Alerts and marketing triggers are decided only for events the fold accepted as new, so a replay sends neither again;
+their state (open incident, trigger schedule, messages sent) lives in tables beside the profile. Time-based triggers
+(abandoned cart, win-back) fire on `tick` events a timer sends into each partition of the topic this agent reads.
 """
 
 from __future__ import annotations
@@ -13,14 +18,26 @@ from typing import Any
 
 from faust.types import StreamT
 
+from models.alerts import UserAlertState, evaluate_user
 from models.click import ClickEvent
-from models.profile import ProfileConfig, UserProfile, fold_click, fold_insight
+from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
+from models.profile import ProfileConfig, UserProfile, fold_click, fold_insight, insight_facts
 from models.profile_event import ProfileEvent
 from models.session import Session, SessionConfig, SessionState, expire, observe
-from streams.app import app, metrics, profile_events_topic, profiles_topic, sessions_topic, settings
+from streams.alerting import publish_alerts
+from streams.app import (
+    app,
+    marketing_triggers_topic,
+    metrics,
+    profile_events_topic,
+    profiles_topic,
+    sessions_topic,
+    settings,
+)
 from streams.dead_letters import dead_letter
+from streams.rule_configs import alert_config, marketing_config
 
-__all__ = ["fold_profiles", "profiles", "sessions"]
+__all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
 
 PROFILE_CONFIG = ProfileConfig()
 SESSION_CONFIG = SessionConfig(gap_s=settings.session_gap_s)
@@ -31,6 +48,12 @@ profiles = app.Table("profiles", value_type=UserProfile, partitions=settings.top
                      help="user_id → UserProfile")
 sessions = app.Table("sessions", value_type=SessionState, partitions=settings.topic_partitions,
                      help="user_id → open session")
+user_alerts = app.Table("user_alerts", value_type=UserAlertState, partitions=settings.topic_partitions,
+                        help="user_id → open vip_unhappy incident")
+marketing_state = app.Table("marketing_state", value_type=MarketingState, partitions=settings.topic_partitions,
+                            help="user_id → scheduled marketing triggers and messages sent")
+ALERT_CONFIG = alert_config(settings)
+MARKETING_CONFIG = marketing_config(settings)
 # Sessions the sweep has published, so it does not publish them again every round. The table is not written from
 # the timer: Faust's RocksDB store needs a current event for every write (it asserts), and a timer has none.
 _swept: dict[str, None] = {}
@@ -65,13 +88,16 @@ async def fold_profiles(stream: StreamT[Any]) -> None:
         metrics.events_consumed.labels(settings.profile_events_topic).inc()
         started = time.perf_counter()
         try:
-            await _fold(event.value)
+            await _fold(event.value, event.message.partition)
         except (KeyError, TypeError, ValueError) as exc:
             await dead_letter(event, exc, stage="fold")
         metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)
 
 
-async def _fold(forwarded: ProfileEvent) -> None:
+async def _fold(forwarded: ProfileEvent, partition: int) -> None:
+    if forwarded.kind == "tick":
+        await _fire_due_triggers(partition, float(forwarded.payload["now"]))
+        return
     if forwarded.kind == "click":
         click = ClickEvent(**forwarded.payload)
         user_id = click.user_id
@@ -89,6 +115,75 @@ async def _fold(forwarded: ProfileEvent) -> None:
     if update.meaningful:
         await profiles_topic.send(key=user_id.encode("utf-8"), value=update.profile, force=True)
         metrics.events_produced.labels(settings.profiles_topic).inc()
+    if not update.changed:
+        return  # a replay: its alerts and messages went out the first time
+    if forwarded.kind == "insight":
+        await _after_insight(update.profile, forwarded.payload, partition)
+    _reschedule(update.profile, partition)
+
+
+def _reschedule(profile: UserProfile, partition: int) -> None:
+    current = marketing_state.get(profile.user_id)
+    scheduled = schedule(current, profile, partition, MARKETING_CONFIG)
+    if scheduled is None:
+        if current is not None:
+            del marketing_state[profile.user_id]
+    elif current is None or scheduled.scheduled != current.scheduled:
+        marketing_state[profile.user_id] = scheduled
+
+
+async def _after_insight(profile: UserProfile, insight: dict[str, Any], partition: int) -> None:
+    facts = insight_facts(insight)
+    outcome = evaluate_user(user_alerts.get(profile.user_id), profile, facts, str(insight.get("intent") or ""),
+                            ALERT_CONFIG)
+    if outcome.state.incident is not None:
+        user_alerts[profile.user_id] = outcome.state
+    elif profile.user_id in user_alerts:
+        del user_alerts[profile.user_id]
+    await publish_alerts(outcome)
+    decision = thank_you_trigger(marketing_state.get(profile.user_id), profile, facts, partition, MARKETING_CONFIG)
+    await _send_triggers(decision)
+
+
+async def _fire_due_triggers(partition: int, now: float) -> None:
+    """A tick for one partition: fire the triggers of its users that are due by `now` (event time)."""
+    # Iterates this worker's rows of the table; only the tick's partition is touched (RocksDB writes go to the
+    # partition of the current event, which is the tick's).
+    due = [state for state in marketing_state.values()
+           if state.partition == partition and any(at <= now for at, _ in state.scheduled.values())]
+    for state in due:
+        decision = due_triggers(state, profiles.get(state.user_id), now, MARKETING_CONFIG)
+        await _send_triggers(decision)
+
+
+async def _send_triggers(decision: MarketingDecision) -> None:
+    state = decision.state
+    if state.scheduled or state.sent:
+        if marketing_state.get(state.user_id) != state:
+            marketing_state[state.user_id] = state
+    elif state.user_id in marketing_state:
+        del marketing_state[state.user_id]
+    for kind, reason in decision.refused:
+        metrics.marketing_triggers.labels(kind, reason).inc()
+    for trigger in decision.triggers:
+        await marketing_triggers_topic.send(key=trigger.user_id.encode("utf-8"), value=trigger, force=True)
+        metrics.events_produced.labels(settings.marketing_triggers_topic).inc()
+        metrics.marketing_triggers.labels(trigger.kind, "admitted").inc()
+
+
+@app.timer(interval=settings.marketing_tick_s)
+async def tick_marketing_triggers() -> None:
+    """Time-based triggers (abandoned cart, win-back) need time to pass, not an event: send each of this worker's
+    profile partitions a tick carrying the event-time watermark, so the table is read and written from an event."""
+    watermark = _Watermark.now(time.time())
+    if not watermark or app.consumer is None:
+        return
+    for tp in sorted(app.assignor.assigned_actives(), key=lambda tp: tp.partition):
+        if tp.topic != settings.profile_events_topic:
+            continue
+        tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
+                            payload={"now": watermark})
+        await profile_events_topic.send(value=tick, partition=tp.partition, force=True)
 
 
 @app.timer(interval=SESSION_SWEEP_S)

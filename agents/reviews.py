@@ -8,7 +8,7 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 from streams.app import app, dead_letters_topic, insights_topic, lag, metrics, reviews_topic, settings
-from streams.llm.factory import build_analyzers
+from streams.llm.factory import worker_analyzers
 from streams.pipelined import PipelinedStream
 from streams.publish import publish
 from streams.review_processor import ReviewProcessor, SourceMessage
@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 
 @app.agent(reviews_topic, name="reviews")
 async def analyse_reviews(stream: StreamT[Any]) -> None:
-    analyzer, fallback = build_analyzers(settings, metrics)
-    processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars)
+    analyzer, fallback = worker_analyzers(settings, metrics)
+    processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars,
+                                allow_concessions=settings.reply_allow_concessions)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
 

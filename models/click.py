@@ -24,7 +24,9 @@ from models.review import _parse_time, _required_id, decode_json_object
 
 __all__ = ["CLICK_TYPES", "MAX_QUERY_CHARS", "ClickEvent", "ClickType", "parse_click"]
 
-ClickType = Literal["view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase"]
+# The last two come from the shop's preference centre: the customer's consent to marketing messages.
+ClickType = Literal["view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase",
+                    "marketing_opt_out", "marketing_opt_in"]
 CLICK_TYPES: Final[tuple[str, ...]] = get_args(ClickType)
 
 # Enough for any search box; a longer "query" is a bot or a bug, and it would bloat sessions and profiles.

@@ -83,6 +83,8 @@ DEFAULT_INTEREST_WEIGHTS: Final[Mapping[str, float]] = {
 }
 # Which prices say what the user is willing to pay: the products looked at, carted or bought (unit prices).
 _PRICED_TYPES: Final = frozenset({"view", "add_to_cart", "purchase"})
+# Consent events from the shop's preference centre → the value of `marketing_opt_out` after them.
+_CONSENT: Final = {"marketing_opt_out": True, "marketing_opt_in": False}
 
 
 # ---------------------------------------------------------------------------------------------------- configuration
@@ -203,8 +205,11 @@ class UserProfile(faust.Record, include_metadata=False, serializer="json"):
     last_negative_review: NegativeReview | None
     recent_review_ids: list[str]
     folded_offsets: dict[str, int]
-    # Placeholder until consent arrives from the CRM; no fold changes it, marketing must honour it.
+    # Set and cleared by `marketing_opt_out` / `marketing_opt_in` events on the clickstream (the shop's preference
+    # centre); marketing honours it.
     marketing_opt_out: bool = False
+    # Language of the customer's latest review (ISO 639-1), for messages; None until they write one.
+    language: str | None = None
 
     @classmethod
     def empty(cls, user_id: str, at: float) -> UserProfile:
@@ -383,6 +388,8 @@ def fold_click(
     if click.type in _PRICED_TYPES and click.product_id is not None and click.price is not None:
         _add_price(p, click.ts, click.price, cfg)
     _fold_cart(p, click, cfg)
+    if click.type in _CONSENT:
+        p.marketing_opt_out = _CONSENT[click.type]
     if click.type == "purchase":
         _fold_purchase(p, click, cfg)
     p.folded_offsets = remember_offset(p.folded_offsets, source)
@@ -417,6 +424,9 @@ def fold_insight(
         p.last_negative_review = NegativeReview(review_id=facts.review_id, product_id=facts.product_id, at=facts.at,
                                                 summary=facts.summary)
     p.recent_review_ids = [*p.recent_review_ids, facts.review_id][-cfg.recent_review_ids:]
+    language = (insight.language if isinstance(insight, ReviewInsight) else insight.get("language")) or None
+    if language and (p.sentiment_history[-1].review_id == facts.review_id):  # the newest review speaks for now
+        p.language = str(language)
     p.folded_offsets = remember_offset(p.folded_offsets, source)
     _refresh_rfm(p, cfg)
     return ProfileUpdate(profile=p, changed=True, reasons=_reasons(profile, p))
@@ -560,4 +570,6 @@ def _reasons(before: UserProfile | None, after: UserProfile) -> tuple[str, ...]:
         reasons.append("interest_change")
     if after.price_band != before.price_band:
         reasons.append("price_band_change")
+    if after.marketing_opt_out != before.marketing_opt_out:
+        reasons.append("consent_change")
     return tuple(reasons)

@@ -12,8 +12,10 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
+from models.alerts import Alert
 from models.dead_letter import DeadLetter
 from models.insight import ReviewInsight
+from models.marketing import MarketingMessage, MarketingTrigger
 from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.profile_event import ProfileEvent
@@ -24,12 +26,15 @@ from streams.metrics import Metrics
 from streams.settings import Settings
 
 __all__ = [
+    "alerts_topic",
     "app",
     "clickstream_topic",
     "dead_letters_topic",
     "insights_in_topic",
     "insights_topic",
     "lag",
+    "marketing_topic",
+    "marketing_triggers_topic",
     "metrics",
     "product_events_topic",
     "product_sentiment_topic",
@@ -38,6 +43,7 @@ __all__ = [
     "reviews_topic",
     "sessions_topic",
     "settings",
+    "support_queue_topic",
 ]
 
 settings = Settings()
@@ -119,6 +125,22 @@ sessions_topic = app.topic(
 product_sentiment_topic = app.topic(
     settings.product_sentiment_topic, key_serializer="raw", value_type=ProductWindow, value_serializer="json",
     partitions=settings.topic_partitions,
+)
+
+alerts_topic = app.topic(
+    settings.alerts_topic, key_serializer="raw", value_type=Alert, value_serializer="json",
+    partitions=settings.topic_partitions,
+)
+marketing_topic = app.topic(
+    settings.marketing_topic, key_serializer="raw", value_type=MarketingMessage, value_serializer="json",
+    partitions=settings.topic_partitions,
+)
+support_queue_topic = app.topic(
+    settings.support_queue_topic, key_serializer="raw", value_serializer="json", partitions=settings.topic_partitions,
+)
+marketing_triggers_topic = app.topic(
+    settings.marketing_triggers_topic, key_type=bytes, value_type=MarketingTrigger, key_serializer="raw",
+    value_serializer="json", partitions=settings.topic_partitions,
 )
 
 

@@ -37,6 +37,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     import agents.clickstream
     import agents.insights
+    import agents.marketing
     import agents.products
     import agents.profiles
     import agents.reviews  # noqa: F401 - importing registers the agents, tables and pages with the app
@@ -78,7 +79,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         analyzer, fallback = build_analyzers(settings)
-        processor = ReviewProcessor(analyzer, fallback=fallback, max_text_chars=settings.max_text_chars)
+        processor = ReviewProcessor(analyzer, fallback=fallback, max_text_chars=settings.max_text_chars,
+                                    allow_concessions=settings.reply_allow_concessions)
         try:
             out = None if args.output in (None, "-") else Path(args.output)
             summary = await analyze_file(Path(args.file), out, processor,

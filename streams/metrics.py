@@ -153,6 +153,26 @@ class Metrics:
         )
 
     def _consumer_metrics(self, r: CollectorRegistry) -> None:
+        self.alerts = Counter(
+            "reviewstream_alerts_total", "Alert records published, by kind, status (firing|resolved) and severity.",
+            ["kind", "status", "severity"], registry=r)
+        self.alerts_suppressed = Counter(
+            "reviewstream_alerts_suppressed_total", "Triggers that joined an open incident (cooldown), by kind.",
+            ["kind"], registry=r)
+        self.marketing_triggers = Counter(
+            "reviewstream_marketing_triggers_total",
+            "Marketing triggers by kind and outcome (admitted, opted_out, frequency_cap, already_sent, ...).",
+            ["kind", "outcome"], registry=r)
+        self.marketing_messages = Counter(
+            "reviewstream_marketing_messages_total", "Marketing messages published, by kind and writer (llm|template).",
+            ["kind", "generated_by"], registry=r)
+        self.reply_drafts = Counter(
+            "reviewstream_reply_drafts_total",
+            "Reply drafts by policy action: kept, filled (a needed reply was missing), rewritten (it promised).",
+            ["action"], registry=r)
+        self.support_tickets = Counter(
+            "reviewstream_support_tickets_total", "Urgent insights sent to the support queue, by urgency.",
+            ["urgency"], registry=r)
         self.consumer_lag_messages = Gauge(
             "reviewstream_consumer_lag_messages",
             "Messages in an input partition not yet committed by this worker (end offset minus committed offset).",

@@ -19,6 +19,7 @@ from models.review import MAX_TEXT_CHARS, Review, parse_review
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
 from streams.llm.redaction import redact
+from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
 
 __all__ = ["Processed", "ReviewProcessor", "SourceMessage"]
@@ -63,8 +64,10 @@ class ReviewProcessor:
         metrics: Metrics | None = None,
         max_text_chars: int = MAX_TEXT_CHARS,
         clock: Callable[[], float] = time.time,
+        allow_concessions: bool = False,
     ) -> None:
         self.analyzer = analyzer
+        self.allow_concessions = allow_concessions
         self.fallback = fallback
         self.metrics = metrics or Metrics()
         self.max_text_chars = max_text_chars
@@ -92,7 +95,7 @@ class ReviewProcessor:
             self.metrics.redactions.labels(kind).inc()
         text = ReviewText(text=redacted.text, lang_hint=review.lang, rating=review.rating)
         reply, degraded = await self._analyse_text(text)
-        return ReviewInsight.build(
+        insight = ReviewInsight.build(
             review_id=review.review_id,
             user_id=review.user_id,
             product_id=review.product_id,
@@ -104,6 +107,9 @@ class ReviewProcessor:
             review_created_at=review.created_at,
             analyzed_at=self._clock(),
         )
+        insight, action = enforce_reply_policy(insight, allow_concessions=self.allow_concessions)
+        self.metrics.reply_drafts.labels(action).inc()
+        return insight
 
     async def _analyse_text(self, text: ReviewText) -> tuple[AnalyzerReply, bool]:
         started = time.perf_counter()

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     profiles_topic: str = Field("user-profiles", description="compacted, key user_id")
     sessions_topic: str = Field("user-sessions", description="closed clickstream sessions, key session_id")
     product_sentiment_topic: str = Field("product-sentiment", description="key product_id:window_start")
+    alerts_topic: str = Field("alerts", description="alert incidents, key alert_id (firing, then resolved)")
+    marketing_topic: str = Field("marketing-messages", description="messages for a CRM to send, key message_id")
+    support_queue_topic: str = Field("support-queue", description="urgent insights for the support desk, key review_id")
     # Partitions are the unit of parallelism: at most this many workers share the work.
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
@@ -48,6 +51,26 @@ class Settings(BaseSettings):
     windows_kept_per_product: int = Field(48, ge=1, description="recent windows kept per product")
 
     max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
+    reply_allow_concessions: bool = Field(False, description="let reply drafts mention refunds or compensation")
+    support_queue_urgency: list[str] = Field(["high", "critical"], description="urgencies sent to the support queue")
+
+    # Alert rules (models/alerts.py).
+    alert_cooldown_s: float = Field(6 * 3600.0, gt=0, description="one incident while triggers come closer than this")
+    alert_spike_min_volume: int = Field(5, ge=1, description="reviews a window needs before it can spike")
+    alert_spike_min_share: float = Field(0.4, ge=0, le=1, description="negative share a spike must reach at least")
+    alert_spike_ratio: float = Field(2.0, ge=1, description="negative share must reach this × the baseline")
+    alert_competitor_min_mentions: int = Field(3, ge=1, description="mentions in a window before a trend")
+    alert_competitor_ratio: float = Field(3.0, ge=1, description="mentions must reach this × the baseline rate")
+    alert_vip_segments: list[str] = Field(["champion", "loyal"], description="RFM segments counted as VIP")
+    alert_vip_min_spend: float = Field(500.0, ge=0, description="spend that makes any customer a VIP")
+
+    # Marketing triggers (models/marketing.py).
+    marketing_abandon_after_s: float = Field(3600.0, gt=0, description="cart untouched this long: abandoned")
+    marketing_winback_after_s: float = Field(60 * 86400.0, gt=0, description="no order for this long: win-back")
+    marketing_cap_messages: int = Field(2, ge=0, description="messages per user per cap window")
+    marketing_cap_window_s: float = Field(7 * 86400.0, gt=0, description="the frequency cap's window")
+    marketing_tick_s: float = Field(30.0, gt=0, description="how often due triggers are looked for")
+    marketing_max_inflight: int = Field(32, ge=1, description="messages being written at once per worker")
 
     llm_provider: LLMProvider = "local"
     llm_model: str = Field("gpt-4o-mini", description="model name sent to the OpenAI-compatible endpoint")
@@ -74,6 +97,11 @@ class Settings(BaseSettings):
     def profile_events_topic(self) -> str:
         """Internal: clicks and insights keyed by user_id, co-partitioned with the profile table."""
         return f"{self.app_id}-profile-events"
+
+    @property
+    def marketing_triggers_topic(self) -> str:
+        """Internal: marketing triggers from the profile fold, keyed by user_id, for the message writer."""
+        return f"{self.app_id}-marketing-triggers"
 
     @property
     def product_events_topic(self) -> str:

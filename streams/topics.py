@@ -51,9 +51,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.profiles_topic, n, rf, {"cleanup.policy": "compact"}),
         TopicSpec(settings.sessions_topic, n, rf, {"cleanup.policy": "compact"}),
         TopicSpec(settings.product_sentiment_topic, n, rf, {"cleanup.policy": "compact"}),
+        # Keyed by alert_id / message_id: a firing alert and its resolution share a key, compaction keeps the latest.
+        TopicSpec(settings.alerts_topic, n, rf, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.marketing_topic, n, rf, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.support_queue_topic, n, rf),
         # Repartition topics: same partition count as the tables they feed (source and changelog must match).
         TopicSpec(settings.profile_events_topic, n, rf),
         TopicSpec(settings.product_events_topic, n, rf),
+        TopicSpec(settings.marketing_triggers_topic, n, rf),
     ]
 
 

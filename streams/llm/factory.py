@@ -9,7 +9,7 @@ from streams.llm.transport import OpenAITransport
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["build_analyzers", "gateway_config"]
+__all__ = ["build_analyzers", "gateway_config", "worker_analyzers"]
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
@@ -39,3 +39,15 @@ def build_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple
         timeout_s=settings.llm_timeout_s,
     )
     return LLMGateway(transport, gateway_config(settings), metrics=metrics), local
+
+
+_worker_analyzers: dict[int, tuple[Analyzer, Analyzer | None]] = {}
+
+
+def worker_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple[Analyzer, Analyzer | None]:
+    """The analyzers of this worker process, built once: the review and marketing agents share one gateway, so one
+    rate limit and one set of request slots (where analysis goes first) cover both."""
+    key = id(settings)
+    if key not in _worker_analyzers:
+        _worker_analyzers[key] = build_analyzers(settings, metrics)
+    return _worker_analyzers[key]

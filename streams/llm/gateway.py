@@ -52,7 +52,7 @@ from streams.llm.transport import ChatReply, ChatTransport, LLMRateLimited, LLMT
 from streams.llm.validation import validate_analysis
 from streams.metrics import Metrics
 
-__all__ = ["CircuitOpen", "GatewayConfig", "LLMGateway"]
+__all__ = ["PRIORITY_ANALYSIS", "PRIORITY_MARKETING", "CircuitOpen", "GatewayConfig", "LLMGateway"]
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +285,11 @@ class LLMGateway:
             messages, ids = build_batch_messages([j.review for j in jobs])
             response_format = self._format(batch_response_format_for_schema())
         estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
+        return await self._request(messages, response_format, estimate, len(jobs), priority), ids
+
+    async def _request(self, messages: list[ChatMessage], response_format: dict[str, Any], estimate: int,
+                       items: int, priority: int) -> ChatReply:
+        """One request through the slots and the rate limiter, with its accounting; raises `LLMError`."""
         await self.slots.acquire(priority)
         try:
             wait = self.limiter.reserve(estimate, self._clock())
@@ -312,16 +317,49 @@ class LLMGateway:
                 self.stats.by_outcome[outcome] = self.stats.by_outcome.get(outcome, 0) + 1
         finally:
             self.slots.release()
-        self._account(reply, estimate, len(jobs))
-        return reply, ids
+        # Only analyses teach the per-review completion estimate; marketing text has its own length.
+        self._account(reply, estimate, items, learn=priority == PRIORITY_ANALYSIS)
+        return reply
 
-    def _account(self, reply: ChatReply, estimate: int, items: int) -> None:
+    # ------------------------------------------------------------------------------------------ other requests
+    async def complete(self, messages: list[ChatMessage], response_format: dict[str, Any], *,
+                       expected_output_tokens: int = 300, priority: int = PRIORITY_MARKETING) -> ChatReply:
+        """One non-analysis request (marketing text) sharing the limiter, slots and breaker with the analyses, at a
+        lower priority; retried like them within the deadline. Raises `LLMError`, `CircuitOpen` included."""
+        deadline = self._clock() + self.config.deadline_s
+        attempts = 0
+        estimate = estimate_tokens(messages) + expected_output_tokens
+        while True:
+            if not self.breaker.allow(self._clock()):
+                raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
+            if self._clock() >= deadline:
+                raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline")
+            try:
+                reply = await self._request(messages, self._format(response_format), estimate, 1, priority)
+            except LLMRateLimited as exc:
+                self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
+                self.metrics.llm_retries.labels("rate_limited").inc()
+                continue
+            except TransientLLMError as exc:
+                self.breaker.record_failure(self._clock())
+                self._note_breaker()
+                attempts += 1
+                if attempts >= self.config.max_attempts:
+                    raise
+                self.metrics.llm_retries.labels(type(exc).__name__).inc()
+                await asyncio.sleep(min(self._backoff(attempts), max(0.0, deadline - self._clock())))
+                continue
+            self.breaker.record_success(self._clock())
+            self._note_breaker()
+            return reply
+
+    def _account(self, reply: ChatReply, estimate: int, items: int, learn: bool = True) -> None:
         now = self._clock()
         self.limiter.observe_headers(reply.headers, now)
         used = reply.prompt_tokens + reply.completion_tokens
         if used:
             self.limiter.settle(estimate, used, now)
-        if reply.completion_tokens and not reply.truncated:
+        if learn and reply.completion_tokens and not reply.truncated:
             self._completion_per_review += 0.2 * (reply.completion_tokens / items - self._completion_per_review)
         m, model = self.metrics, reply.model
         m.llm_tokens.labels(model, "input").inc(reply.prompt_tokens)

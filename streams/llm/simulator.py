@@ -65,6 +65,7 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 
+from streams.llm.marketing_writer import MARKETING_SCHEMA_NAME, simulate_marketing_reply
 from streams.llm.prompt import BATCH_SCHEMA_NAME, estimate_text_tokens, estimate_tokens, parse_review_blocks
 
 __all__ = [
@@ -546,6 +547,11 @@ class _Simulator:
         schema_name = (response_format.get("json_schema") or {}).get("name") if rf_type == "json_schema" else None
         batch = schema_name == BATCH_SCHEMA_NAME or len(blocks) > 1
         valid: dict[str, Any]
+        if schema_name == MARKETING_SCHEMA_NAME:
+            valid = simulate_marketing_reply(last_user)
+            content = json.dumps(valid, ensure_ascii=False)
+            return _Answer(content=content, valid=valid, batch=False, items=1,
+                           prompt_tokens=estimate_tokens(messages), completion_tokens=estimate_text_tokens(content))
         if batch:
             valid = {
                 "items": [

@@ -54,6 +54,15 @@ class Deployment:
         path = self.workdir / f"worker-{name}.log"
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
+    async def diagnose(self, name: str, proc: subprocess.Popen[bytes], lines: int = 60) -> str:
+        """The worker's log tail, after asking it (SIGUSR1: mode's Worker logs every thread's and task's stack) what
+        it is waiting for, when it still runs."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(2)
+            lines = max(lines, 600)
+        return self.log_tail(name, lines)
+
     def stop_all(self) -> None:
         for proc in self.workers:
             if proc.poll() is None:
@@ -108,6 +117,9 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
         "REVIEWSTREAM_PROFILES_TOPIC": f"user-profiles-{unique_name}",
         "REVIEWSTREAM_SESSIONS_TOPIC": f"user-sessions-{unique_name}",
         "REVIEWSTREAM_PRODUCT_SENTIMENT_TOPIC": f"product-sentiment-{unique_name}",
+        "REVIEWSTREAM_ALERTS_TOPIC": f"alerts-{unique_name}",
+        "REVIEWSTREAM_MARKETING_TOPIC": f"marketing-messages-{unique_name}",
+        "REVIEWSTREAM_SUPPORT_QUEUE_TOPIC": f"support-queue-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
         # A SIGKILLed worker stays in the group until its session times out (Faust's default: 60 s); the tests that
         # kill one should not spend a minute of a slow CI machine waiting for that.

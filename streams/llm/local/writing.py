@@ -37,7 +37,8 @@ def _zh(findings: Findings) -> bool:
 
 
 def _aspect_names(names: Sequence[str], zh: bool, limit: int = 3) -> str:
-    labels = [ASPECTS[n].zh_label if zh else n for n in names[:limit]]
+    # Names from an LLM may be outside the lexicon: those are written as they came.
+    labels = [ASPECTS[n].zh_label if zh and n in ASPECTS else n for n in names[:limit]]
     return "、".join(labels) if zh else ", ".join(labels)
 
 
@@ -123,7 +124,9 @@ def write_reply(f: Findings) -> str | None:
         return None
     zh = _zh(f)
     pick = 1 if zh else 0
-    topic = _issue_names([i for i in f.issues if i != "other"], zh) or _aspect_names(f.disliked or f.mentioned, zh)
+    # The aspects the customer was unhappy with, in their words' terms; else the kind of issue; else what they named.
+    topic = (_aspect_names(f.disliked, zh) or _issue_names([i for i in f.issues if i != "other"], zh)
+             or _aspect_names(f.mentioned, zh))
     lines = [_OPEN["question" if f.intent == "question" else "default"][pick]]
     if f.intent != "question" or any(i != "other" for i in f.issues):
         lines.append(_SORRY[pick].format(topic=topic) if topic else _SORRY_GENERIC[pick])
