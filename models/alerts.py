@@ -67,7 +67,7 @@ class AlertConfig:
     competitor_min_mentions: int = 3
     competitor_ratio: float = 3.0
     # vip_unhappy: a customer in one of these RFM segments, or with at least this much spent.
-    vip_segments: frozenset[str] = field(default_factory=lambda: frozenset({"champion", "loyal"}))
+    vip_segments: frozenset[str] = field(default_factory=lambda: frozenset({"champion"}))
     vip_min_spend: float = 500.0
     bucket_s: float = HOUR_S
     max_evidence_ids: int = 20

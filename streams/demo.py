@@ -1,7 +1,8 @@
 """`reviewstream demo`: the whole pipeline on this machine — local Kafka, a worker, sample reviews, results live.
 
-With `--once` it exits after every sample review has come out as an insight or a dead letter, printing a summary;
-the exit status says whether everything was accounted for.
+With `--once` it exits after every sample review has come out as an insight or a dead letter (and a few more seconds
+for the alerts and marketing messages the worker decides on its timer), printing a summary; the exit status says
+whether everything was accounted for.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class DemoResult:
     dead_letters: list[dict[str, object]] = field(default_factory=list)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -91,10 +95,20 @@ def _web_port(preferred: int) -> int:
         return int(free.getsockname()[1])
 
 
-def _start_worker(log_path: Path, web_port: int) -> subprocess.Popen[bytes]:
+def _demo_datadir(settings: Settings) -> Path:
+    """Table state of the demo's worker, one folder per broker: RocksDB files that remember another broker's
+    changelog offsets make Faust refuse to start (ConsistencyError). `kafka.sh reset` removes it with the broker."""
+    servers = bootstrap_servers(settings.broker).split(",")[0]
+    port = servers.rsplit(":", 1)[-1] if ":" in servers else "9092"
+    return PROJECT_ROOT / ".local" / f"kafka-{port}" / "demo-worker-data"
+
+
+def _start_worker(log_path: Path, web_port: int, datadir: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # The sample spans a few days with a review every 47 minutes: daily windows show trends, hourly ones don't.
-    env = {"REVIEWSTREAM_WINDOW_SIZE_S": "86400", "REVIEWSTREAM_WINDOW_STEP_S": "86400", **os.environ}
+    # Marketing triggers are looked for every 2 s instead of 30 s, so the demo's messages show up while it runs.
+    env = {"REVIEWSTREAM_WINDOW_SIZE_S": "86400", "REVIEWSTREAM_WINDOW_STEP_S": "86400",
+           "REVIEWSTREAM_MARKETING_TICK_S": "2", **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
@@ -139,6 +153,16 @@ def _show_window(data: dict[str, Any]) -> str:
             f"mean={data['mean_score']:+.2f}  aspects: {top}")
 
 
+def _show_alert(data: dict[str, Any]) -> str:
+    return (f"alert    {data['status']:<8} {data['severity']:<8} {data['kind']:<16} {data['subject_type']} "
+            f"{data['subject_id']:<14} {str(data.get('message', ''))[:90]}")
+
+
+def _show_message(data: dict[str, Any]) -> str:
+    return (f"message  {data['kind']:<14} {data['user_id']:<10} {data['language']:<3} ({data['generated_by']}) "
+            f"{data['subject']!r}: {str(data['body'])[:80]}")
+
+
 def _summary(result: DemoResult) -> str:
     sentiments = collections.Counter(str(i["sentiment"]) for i in result.insights.values())
     languages = collections.Counter(str(i.get("language")) for i in result.insights.values())
@@ -156,6 +180,9 @@ def _summary(result: DemoResult) -> str:
         f"profiles:      {len(result.profiles)} users ({len(result.expected_profiles)} expected), segments "
         f"{dict(collections.Counter(str(p.get('segment')) for p in result.profiles.values()).most_common())}",
         f"windows:       {len(result.windows)} product sentiment windows",
+        f"alerts:        {dict(collections.Counter(a['kind'] + ':' + a['status'] for a in result.alerts.values()))}",
+        f"messages:      {dict(collections.Counter(str(m['kind']) for m in result.messages.values()))}",
+        f"support queue: {len(result.tickets)} urgent insights",
         f"time:          {result.seconds:.1f}s",
         "result:        " + ("complete: every sample event accounted for" if result.complete else "INCOMPLETE"),
     ]
@@ -186,9 +213,10 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
     result = DemoResult(expected_insights=len(valid_ids), expected_dead_letters=invalid + invalid_clicks,
                         expected_profiles=click_users)
     outputs = [settings.insights_topic, settings.dead_letters_topic, settings.profiles_topic,
-               settings.product_sentiment_topic]
+               settings.product_sentiment_topic, settings.alerts_topic, settings.marketing_topic,
+               settings.support_queue_topic]
     web_port = _web_port(settings.web_port)
-    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port)
+    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port, _demo_datadir(settings))
     consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap_servers(settings.broker), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     started = time.monotonic()
@@ -206,7 +234,14 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
               f"into '{settings.reviews_topic}'; worker log: .local/demo-worker.log; "
               f"metrics: http://127.0.0.1:{web_port}/metrics", flush=True)
         deadline = time.monotonic() + timeout_s
-        while (not once or not result.complete) and time.monotonic() < deadline:
+        # With --once, after the last event the demo keeps reading a few more trigger rounds: time-based marketing
+        # triggers (abandoned carts) fire on the worker's ticks, not on an event.
+        linger_until: float | None = None
+        while time.monotonic() < deadline:
+            if once and result.complete:
+                linger_until = linger_until or time.monotonic() + 8.0
+                if time.monotonic() >= linger_until:
+                    break
             if worker.poll() is not None:
                 print(f"the worker exited with status {worker.returncode}; see .local/demo-worker.log", file=sys.stderr)
                 break
@@ -230,6 +265,16 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
                     elif tp.topic == settings.product_sentiment_topic:
                         result.windows[f"{data['product_id']}:{data['window_start']}"] = data
                         print(_show_window(data), flush=True)
+                    elif tp.topic == settings.alerts_topic:
+                        result.alerts[f"{data['alert_id']}:{data['status']}"] = data
+                        print(_show_alert(data), flush=True)
+                    elif tp.topic == settings.marketing_topic:
+                        result.messages[str(data["message_id"])] = data
+                        print(_show_message(data), flush=True)
+                    elif tp.topic == settings.support_queue_topic:
+                        result.tickets[str(data["review_id"])] = data
+                        print(f"support  {data['review_id']:<10} urgency={data['urgency']:<8} "
+                              f"reply: {str(data.get('suggested_reply') or '')[:90]}", flush=True)
                     else:
                         result.dead_letters.append(data)
                         print(f"dead     {data.get('reason', '?'):<15} {str(data.get('detail', ''))[:100]}", flush=True)

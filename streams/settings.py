@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     alert_spike_ratio: float = Field(2.0, ge=1, description="negative share must reach this × the baseline")
     alert_competitor_min_mentions: int = Field(3, ge=1, description="mentions in a window before a trend")
     alert_competitor_ratio: float = Field(3.0, ge=1, description="mentions must reach this × the baseline rate")
-    alert_vip_segments: list[str] = Field(["champion", "loyal"], description="RFM segments counted as VIP")
+    alert_vip_segments: list[str] = Field(["champion"], description="RFM segments counted as VIP")
     alert_vip_min_spend: float = Field(500.0, ge=0, description="spend that makes any customer a VIP")
 
     # Marketing triggers (models/marketing.py).

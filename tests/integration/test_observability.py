@@ -1,9 +1,9 @@
 """The dashboard and the alert rules against a real Prometheus scraping a real worker.
 
 A worker (LLM provider: the OpenAI-compatible simulator) processes valid, duplicate, PII-bearing and malformed reviews
-from the real broker; a real Prometheus (Debian package `prometheus`, installed by .ci/run) scrapes it every second
-with deploy/prometheus/rules.yml loaded. Then every dashboard panel query must return data, every alert rule must
-evaluate without error, and promtool must accept the config, the rules and the worker's exposition.
+and clicks from the real broker; a real Prometheus (Debian package `prometheus`, installed by .ci/run) scrapes it
+every second with deploy/prometheus/rules.yml loaded. Then every dashboard panel query must return data, every alert
+rule must evaluate without error, and promtool must accept the config, the rules and the worker's exposition.
 """
 
 from __future__ import annotations
@@ -194,6 +194,26 @@ def wave(n: int, size: int) -> tuple[list[bytes], set[str]]:
     return values, ids
 
 
+def click_wave(n: int, size: int = 40) -> list[dict[str, Any]]:
+    """Clicks of the reviewers (profiles, sessions, carts, marketing triggers), one malformed."""
+    now = time.time()
+    kinds = ["view", "search", "add_to_cart", "view", "purchase"]
+    clicks: list[dict[str, Any]] = []
+    for i in range(size):
+        kind = kinds[i % len(kinds)]
+        click: dict[str, Any] = {"event_id": f"obs-c{n}-{i}", "user_id": f"u{i % 7}", "type": kind,
+                                 "ts": now - size + i}
+        if kind == "search":
+            click["query"] = "kettle"
+        else:
+            click.update(product_id=f"p{i % 5}", category="kitchen", price=20.0 + i)
+        if kind in ("add_to_cart", "purchase"):
+            click["quantity"] = 1
+        clicks.append(click)
+    clicks.append({"event_id": f"obs-bad-{n}", "user_id": "u1", "type": "teleport", "ts": now})
+    return clicks
+
+
 def numbers(body: dict[str, Any]) -> list[float]:
     return [float(sample["value"][1]) for sample in body.get("data", {}).get("result", [])]
 
@@ -213,7 +233,10 @@ async def test_every_panel_and_alert_evaluates_against_a_real_worker(
     async def process(values: list[bytes], ids: set[str]) -> None:
         nonlocal expected_dead
         expected_ids.update(ids)
-        expected_dead += len(MALFORMED)
+        expected_dead += len(MALFORMED) + 1  # and the malformed click
+        clicks = click_wave(len(expected_ids))
+        await deployment.produce([orjson.dumps(c) for c in clicks], topic=deployment.settings.clickstream_topic,
+                                 keys=[c["user_id"].encode() for c in clicks])
         await deployment.produce(values)
 
         def complete(outputs: dict[str, list[dict[str, Any]]]) -> bool:

@@ -225,7 +225,7 @@ def test_vip_complaint_fires_with_the_customer_figures() -> None:
     assert alert.figures["segment"] == "champion" and alert.figures["spend"] == 900.0
 
 
-@pytest.mark.parametrize(("segment", "spend", "vip"), [("champion", 0.0, True), ("loyal", 10.0, True),
+@pytest.mark.parametrize(("segment", "spend", "vip"), [("champion", 0.0, True), ("loyal", 10.0, False),
                                                         ("new", 499.99, False), ("new", 500.0, True),
                                                         ("at_risk", 100.0, False)])
 def test_who_counts_as_vip(segment: str, spend: float, vip: bool) -> None:
