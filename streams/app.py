@@ -79,6 +79,9 @@ app = faust.App(
     # showed most of the worker's time in socket writes of single-message requests).
     producer_linger=0.005,
     producer_max_batch_size=512 * 1024,
+    # Faust's default is 20 minutes: a send stuck that long would stall an agent without a word. After a minute the
+    # send fails; the review and marketing agents retry it with a warning, a table write crashes the worker (replay).
+    producer_request_timeout=60.0,
     key_serializer="raw",
     value_serializer="json",
     web_tables_enabled=False,

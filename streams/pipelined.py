@@ -39,7 +39,6 @@ class PipelinedStream:
         self._acks: OrderedAcks[EventT] = OrderedAcks()
         self._on_finished = on_finished
         self._on_fatal = on_fatal
-        self._on_fatal = on_fatal
         metrics.in_flight_capacity.labels(agent).set(capacity)
         metrics.in_flight.labels(agent).set_function(lambda: self._acks.in_flight)
         metrics.oldest_in_flight_age.labels(agent).set_function(self._oldest_age)
@@ -87,8 +86,16 @@ class PipelinedStream:
                 await self._on_fatal(exc)
             return
         self.metrics.processing_duration.labels(self.agent).observe(time.perf_counter() - started)
-        for ready in self._acks.finish(message.tp, message.offset):
-            await manual.ack(ready)
-            if self._on_finished is not None:
-                self._on_finished(ready.message.tp, ready.message.timestamp)
-        window.release()
+        try:
+            for ready in self._acks.finish(message.tp, message.offset):
+                await manual.ack(ready)
+                if self._on_finished is not None:
+                    self._on_finished(ready.message.tp, ready.message.timestamp)
+        except Exception as exc:
+            # Never seen, but a slot that is not given back would shrink the window for good, silently.
+            log.critical("acknowledging %s[%s]@%s failed; stopping", message.topic, message.partition,
+                         message.offset, exc_info=True)
+            if self._on_fatal is not None:
+                await self._on_fatal(exc)
+        finally:
+            window.release()
