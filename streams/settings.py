@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     # Kept under Faust's 60 s rebalance timeout: a rebalance waits for every review in flight to finish.
     llm_deadline_s: float = Field(45.0, gt=0, description="after this, the offline analyzer answers (degraded)")
     llm_max_retries: int = Field(4, ge=0)
+    llm_max_output_tokens: int = Field(4096, ge=64, description="max_tokens of one request (a batch asks for less)")
     llm_response_format: Literal["json_schema", "json_object"] = Field(
         "json_schema", description="json_object for servers whose json_schema mode fails (llama.cpp)"
     )

@@ -21,6 +21,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         attempt_timeout_s=settings.llm_timeout_s,
         deadline_s=settings.llm_deadline_s,
         max_attempts=settings.llm_max_retries + 1,
+        max_output_tokens=settings.llm_max_output_tokens,
         response_format=settings.llm_response_format,
         price_input_per_mtok=settings.llm_price_input_per_mtok,
         price_output_per_mtok=settings.llm_price_output_per_mtok,

@@ -88,6 +88,10 @@ class GatewayConfig:
     breaker_reset_s: float = 15.0
     # What one analysis costs in output tokens before the real usage is known.
     completion_tokens_per_review: int = 200
+    # `max_tokens` of a request: 3 × the learned output per review × reviews, at least `min_output_tokens`, at most
+    # `max_output_tokens`. A runaway answer costs at most that; a truncated one is resent or repaired.
+    min_output_tokens: int = 512
+    max_output_tokens: int = 4096
     # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
     # grammar; its json_schema mode fails).
     response_format: ResponseFormatMode = "json_schema"
@@ -285,10 +289,15 @@ class LLMGateway:
             messages, ids = build_batch_messages([j.review for j in jobs])
             response_format = self._format(batch_response_format_for_schema())
         estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
-        return await self._request(messages, response_format, estimate, len(jobs), priority), ids
+        return await self._request(messages, response_format, estimate, len(jobs), priority,
+                                   self._max_tokens(len(jobs))), ids
+
+    def _max_tokens(self, items: int) -> int:
+        cfg = self.config
+        return max(cfg.min_output_tokens, min(cfg.max_output_tokens, int(3 * self._completion_per_review * items)))
 
     async def _request(self, messages: list[ChatMessage], response_format: dict[str, Any], estimate: int,
-                       items: int, priority: int) -> ChatReply:
+                       items: int, priority: int, max_tokens: int) -> ChatReply:
         """One request through the slots and the rate limiter, with its accounting; raises `LLMError`."""
         await self.slots.acquire(priority)
         try:
@@ -300,7 +309,7 @@ class LLMGateway:
             outcome = "ok"
             try:
                 reply = await self.transport.complete(messages, response_format,
-                                                      timeout_s=self.config.attempt_timeout_s)
+                                                      timeout_s=self.config.attempt_timeout_s, max_tokens=max_tokens)
             except LLMError as exc:
                 outcome = _outcome_of(exc)
                 if isinstance(exc, LLMRateLimited):
@@ -335,7 +344,8 @@ class LLMGateway:
             if self._clock() >= deadline:
                 raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline")
             try:
-                reply = await self._request(messages, self._format(response_format), estimate, 1, priority)
+                reply = await self._request(messages, self._format(response_format), estimate, 1, priority,
+                                            max(self.config.min_output_tokens, 2 * expected_output_tokens))
             except LLMRateLimited as exc:
                 self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
                 self.metrics.llm_retries.labels("rate_limited").inc()
@@ -422,7 +432,8 @@ class LLMGateway:
                 await asyncio.sleep(wait)
             try:
                 fixed = await self.transport.complete(messages, self._format(response_format_for_schema()),
-                                                      timeout_s=self.config.attempt_timeout_s)
+                                                      timeout_s=self.config.attempt_timeout_s,
+                                                      max_tokens=self._max_tokens(1))
             except LLMError:
                 job.attempts += 1
                 return [job]

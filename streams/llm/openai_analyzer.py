@@ -81,7 +81,8 @@ class OpenAIAnalyzer:
         model = self.model
         error: InvalidReply | None = None
         for attempt in (1, 2):
-            reply = await self._transport.complete(messages, response_format_for_schema(), timeout_s=self.timeout_s)
+            reply = await self._transport.complete(messages, response_format_for_schema(), timeout_s=self.timeout_s,
+                                                   max_tokens=1024)
             model = reply.model
             prompt_tokens += reply.prompt_tokens
             completion_tokens += reply.completion_tokens

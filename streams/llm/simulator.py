@@ -465,6 +465,7 @@ class _Stats:
     server_errors_5xx: int = 0
     timeouts: int = 0
     invalid_replies: int = 0
+    truncated: int = 0
     bad_requests_4xx: int = 0
     batch_requests: int = 0
     batch_items: int = 0
@@ -662,6 +663,13 @@ class _Simulator:
                 stats.invalid_replies += 1
                 content = _invalid_content(answer.valid, self.rng, answer.batch)
             completion_tokens = estimate_text_tokens(content)
+            finish_reason = "stop"
+            max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+            if isinstance(max_tokens, int) and 0 < max_tokens < completion_tokens:
+                # Like a real server: the answer stops at the limit, mid-JSON, and says why.
+                content = content[: max(1, len(content) * max_tokens // completion_tokens)]
+                completion_tokens, finish_reason = max_tokens, "length"
+                stats.truncated += 1
             stats.responses_ok += 1
             stats.prompt_tokens_accepted += answer.prompt_tokens
             stats.completion_tokens_accepted += completion_tokens
@@ -677,7 +685,7 @@ class _Simulator:
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": content, "refusal": None},
-                            "finish_reason": "stop",
+                            "finish_reason": finish_reason,
                             "logprobs": None,
                         }
                     ],

@@ -70,7 +70,8 @@ class ChatTransport(Protocol):
     model: str
 
     async def complete(
-        self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *, timeout_s: float
+        self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *, timeout_s: float,
+        max_tokens: int | None = None,
     ) -> ChatReply: ...
 
     async def aclose(self) -> None: ...
@@ -116,7 +117,8 @@ class OpenAITransport:
                 f"max_retries={self.max_retries!r})")
 
     async def complete(
-        self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *, timeout_s: float | None = None
+        self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *, timeout_s: float | None = None,
+        max_tokens: int | None = None,
     ) -> ChatReply:
         failure: LLMError | None = None
         try:
@@ -126,6 +128,8 @@ class OpenAITransport:
                 messages=cast(Any, list(messages)),
                 response_format=cast(Any, dict(response_format)),
                 temperature=0,
+                # A bound on every answer: small local models can run on until the context is full (minutes).
+                **({"max_tokens": max_tokens} if max_tokens else {}),
                 timeout=timeout_s or self.timeout_s,
             )
             response = raw.parse()

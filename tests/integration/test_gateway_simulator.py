@@ -10,8 +10,10 @@ import orjson
 import pytest
 from prometheus_client import generate_latest
 
+from models.marketing import MarketingTrigger
 from streams.llm.analyzer import ReviewText
-from streams.llm.gateway import CircuitOpen, GatewayConfig, LLMGateway
+from streams.llm.gateway import PRIORITY_MARKETING, CircuitOpen, GatewayConfig, LLMGateway
+from streams.llm.marketing_writer import RESPONSE_FORMAT, MessageWriter, build_marketing_messages
 from streams.llm.prompt import BATCH_SYSTEM_PROMPT, SYSTEM_PROMPT, parse_review_blocks
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.llm.transport import OpenAITransport
@@ -127,3 +129,50 @@ async def test_injection_in_a_batch_stays_inside_its_own_block() -> None:
         assert request["messages"][0]["content"] in (SYSTEM_PROMPT, BATCH_SYSTEM_PROMPT)
         blocks = parse_review_blocks(request["messages"][-1]["content"])
         assert {b["text"] for b in blocks} <= set(attacks)
+
+
+async def test_every_request_is_bounded_by_max_tokens_and_a_truncated_answer_is_not_published() -> None:
+    reviews = [r for r in sample_reviews() if len(r["text"]) < 400][:16]
+    async with await start_simulator(SimulatorConfig(latency_median_s=0.02, seed=7, record_requests=200)) as sim:
+        # A ceiling so low that most answers are cut off, as a runaway local model would be.
+        gateway = gateway_for(sim.base_url, Metrics(), batch_max_items=4, min_output_tokens=64, max_output_tokens=64,
+                              max_attempts=2, deadline_s=20)
+        results = await asyncio.gather(*(gateway.analyze(ReviewText(r["text"])) for r in reviews),
+                                       return_exceptions=True)
+        requests, stats = list(sim.requests), sim.stats()
+        await gateway.aclose()
+    assert requests and all(r["max_tokens"] == 64 for r in requests)
+    assert stats["truncated"] > 0
+    for review, result in zip(reviews, results, strict=True):
+        if not isinstance(result, BaseException):  # an answer that made it is complete and valid
+            validate_analysis(result.analysis.to_dict(), review["text"])
+
+
+async def test_marketing_requests_share_the_limits_and_wait_behind_analyses() -> None:
+    trigger = MarketingTrigger(message_id="m1", user_id="u1", kind="abandoned_cart", at=0.0, language="en",
+                               segment="loyal", interests=["kitchen"], brands=[],
+                               items=[{"product_id": "p1", "qty": 1}])
+    async with await start_simulator(SimulatorConfig(latency_median_s=0.05, seed=8, record_requests=50)) as sim:
+        metrics = Metrics()
+        gateway = gateway_for(sim.base_url, metrics, max_in_flight=1, batch_max_items=1)
+        order: list[str] = []
+
+        async def analysis(i: int) -> None:
+            await gateway.analyze(ReviewText(f"Review number {i}: the kettle is great."))
+            order.append("analysis")
+
+        async def marketing() -> None:
+            await gateway.complete(build_marketing_messages(trigger), dict(RESPONSE_FORMAT),
+                                   priority=PRIORITY_MARKETING)
+            order.append("marketing")
+
+        first = asyncio.ensure_future(analysis(0))
+        while gateway.slots.in_use == 0:  # the one slot is taken by the first analysis
+            await asyncio.sleep(0.005)
+        await asyncio.gather(first, marketing(), *(analysis(i) for i in range(1, 4)))
+        message = await MessageWriter(gateway).write(trigger)
+        await gateway.aclose()
+    assert order[-1] == "marketing", order  # queued analyses got the slot first
+    assert message.generated_by == "llm" and message.subject and "cart" in message.body
+    exposition = generate_latest(metrics.registry).decode()
+    assert "reviewstream_llm_requests_total" in exposition
