@@ -129,7 +129,7 @@ class OpenAITransport:
                 response_format=cast(Any, dict(response_format)),
                 temperature=0,
                 # A bound on every answer: small local models can run on until the context is full (minutes).
-                **({"max_tokens": max_tokens} if max_tokens else {}),
+                max_tokens=max_tokens if max_tokens else openai.omit,
                 timeout=timeout_s or self.timeout_s,
             )
             response = raw.parse()
