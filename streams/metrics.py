@@ -153,6 +153,9 @@ class Metrics:
         )
 
     def _consumer_metrics(self, r: CollectorRegistry) -> None:
+        self.table_keys = Gauge(
+            "reviewstream_table_keys", "Keys in a Faust table on this worker (RocksDB estimate), by table.",
+            ["table"], registry=r)
         self.alerts = Counter(
             "reviewstream_alerts_total", "Alert records published, by kind, status (firing|resolved) and severity.",
             ["kind", "status", "severity"], registry=r)
