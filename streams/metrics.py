@@ -153,6 +153,9 @@ class Metrics:
         )
 
     def _consumer_metrics(self, r: CollectorRegistry) -> None:
+        self.produce_errors = Counter(
+            "reviewstream_produce_errors_total", "Failed sends to Kafka (retried), by topic and error type.",
+            ["topic", "error"], registry=r)
         self.table_keys = Gauge(
             "reviewstream_table_keys", "Keys in a Faust table on this worker (RocksDB estimate), by table.",
             ["table"], registry=r)

@@ -31,6 +31,7 @@ async def publish(topic: TopicT, *, key: str, value: Any, metrics: Metrics) -> N
             metrics.events_produced.labels(topic.get_topic_name()).inc()
             return
         except KafkaError as exc:
+            metrics.produce_errors.labels(topic.get_topic_name(), type(exc).__name__).inc()
             delay = _RETRY_DELAYS_S[min(attempt, len(_RETRY_DELAYS_S) - 1)]
             log.warning("sending to %s failed (%s); retrying in %.1fs", topic.get_topic_name(), exc, delay)
             attempt += 1
