@@ -101,7 +101,8 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
     if forwarded.kind == "click":
         click = ClickEvent(**forwarded.payload)
         user_id = click.user_id
-        update = fold_click(profiles.get(user_id), click, forwarded.source, PROFILE_CONFIG)
+        before = profiles.get(user_id)
+        update = fold_click(before, click, forwarded.source, PROFILE_CONFIG)
         state, closed = observe(sessions.get(user_id), click, forwarded.source, SESSION_CONFIG)
         sessions[user_id] = state
         _Watermark.observe(click.ts, time.time())
@@ -109,7 +110,8 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
             await _publish_session(closed)
     else:
         user_id = str(forwarded.payload["user_id"])
-        update = fold_insight(profiles.get(user_id), forwarded.payload, forwarded.source, PROFILE_CONFIG)
+        before = profiles.get(user_id)
+        update = fold_insight(before, forwarded.payload, forwarded.source, PROFILE_CONFIG)
     if update.changed:
         profiles[user_id] = update.profile
     if update.meaningful:
@@ -119,7 +121,15 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         return  # a replay: its alerts and messages went out the first time
     if forwarded.kind == "insight":
         await _after_insight(update.profile, forwarded.payload, partition)
-    _reschedule(update.profile, partition)
+    if _schedule_facts(before) != _schedule_facts(update.profile):  # most clicks change neither cart nor orders
+        _reschedule(update.profile, partition)
+
+
+def _schedule_facts(profile: UserProfile | None) -> tuple[Any, ...]:
+    """What the marketing schedule depends on (models.marketing.schedule)."""
+    if profile is None:
+        return ()
+    return bool(profile.cart), profile.cart_updated_at, profile.orders, profile.last_order_at
 
 
 def _reschedule(profile: UserProfile, partition: int) -> None:
