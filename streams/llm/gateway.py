@@ -88,8 +88,9 @@ class GatewayConfig:
     breaker_reset_s: float = 15.0
     # What one analysis costs in output tokens before the real usage is known.
     completion_tokens_per_review: int = 200
-    # `max_tokens` of a request: 3 × the learned output per review × reviews, at least `min_output_tokens`, at most
-    # `max_output_tokens`. A runaway answer costs at most that; a truncated one is resent or repaired.
+    # `max_tokens` of a request: 2 × the learned output per review × reviews, at least `min_output_tokens`, at most
+    # `max_output_tokens`. A runaway answer (small local models can go on until their context is full) costs at most
+    # that; a truncated one is resent or repaired. Not more headroom: OpenAI counts max_tokens against the TPM limit.
     min_output_tokens: int = 512
     max_output_tokens: int = 4096
     # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
@@ -294,7 +295,7 @@ class LLMGateway:
 
     def _max_tokens(self, items: int) -> int:
         cfg = self.config
-        return max(cfg.min_output_tokens, min(cfg.max_output_tokens, int(3 * self._completion_per_review * items)))
+        return max(cfg.min_output_tokens, min(cfg.max_output_tokens, int(2 * self._completion_per_review * items)))
 
     async def _request(self, messages: list[ChatMessage], response_format: dict[str, Any], estimate: int,
                        items: int, priority: int, max_tokens: int) -> ChatReply:
