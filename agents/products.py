@@ -13,7 +13,7 @@ from typing import Any
 
 from faust.types import StreamT
 
-from models.alerts import ProductAlertState, evaluate_product
+from models.alerts import ProductAlertState, evaluate_product, expire_incidents
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
 from models.profile import InsightFacts, insight_facts
 from models.profile_event import ProfileEvent
@@ -21,6 +21,7 @@ from streams.alerting import publish_alerts
 from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.dead_letters import dead_letter
 from streams.rule_configs import alert_config
+from streams.watermark import WATERMARK
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
 
@@ -39,14 +40,18 @@ async def fold_product_windows(stream: StreamT[Any]) -> None:
         metrics.events_consumed.labels(settings.product_events_topic).inc()
         started = time.perf_counter()
         try:
-            await _fold(event.value)
+            await _fold(event.value, event.message.partition)
         except (KeyError, TypeError, ValueError) as exc:
             await dead_letter(event, exc, stage="fold")
         metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
 
 
-async def _fold(forwarded: ProfileEvent) -> None:
+async def _fold(forwarded: ProfileEvent, partition: int) -> None:
+    if forwarded.kind == "tick":
+        await _end_quiet_incidents(partition, float(forwarded.payload["now"]))
+        return
     facts = insight_facts(forwarded.payload)
+    WATERMARK.observe(facts.at)
     starts: list[int] = list(product_index.get(facts.product_id) or [])
     newest: ProductWindow | None = None
     for window_start, window_end in window_bounds(facts.at, settings.window_size_s, settings.window_step_s):
@@ -70,13 +75,24 @@ async def _fold(forwarded: ProfileEvent) -> None:
     if kept != list(product_index.get(facts.product_id) or []):
         product_index[facts.product_id] = kept
     if newest is not None:  # a new insight, not a replay: only those may alert
-        await _apply_alert_rules(facts, newest)
+        await _apply_alert_rules(facts, newest, partition)
 
 
-async def _apply_alert_rules(facts: InsightFacts, window: ProductWindow) -> None:
+async def _apply_alert_rules(facts: InsightFacts, window: ProductWindow, partition: int) -> None:
     outcome = evaluate_product(product_alerts.get(facts.product_id), facts, window, ALERT_CONFIG)
-    product_alerts[facts.product_id] = outcome.state
+    product_alerts[facts.product_id] = outcome.state.derive(partition=partition)
     await publish_alerts(outcome)
+
+
+async def _end_quiet_incidents(partition: int, now: float) -> None:
+    """A tick: incidents of this partition's products with no trigger for the cooldown end now."""
+    cooldown = ALERT_CONFIG.cooldown_s
+    quiet = [state for state in product_alerts.values() if state.partition == partition
+             and any(now - i.last_triggered_at >= cooldown for i in state.incidents.values())]
+    for state in quiet:
+        outcome = expire_incidents(state, now, ALERT_CONFIG)
+        product_alerts[state.product_id] = outcome.state
+        await publish_alerts(outcome)
 
 
 @app.page("/products/{product_id}/")

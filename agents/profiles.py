@@ -18,7 +18,7 @@ from typing import Any
 
 from faust.types import StreamT
 
-from models.alerts import UserAlertState, evaluate_user
+from models.alerts import UserAlertState, evaluate_user, expire_incidents
 from models.click import ClickEvent
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
 from models.profile import ProfileConfig, UserProfile, fold_click, fold_insight, insight_facts
@@ -29,6 +29,7 @@ from streams.app import (
     app,
     marketing_triggers_topic,
     metrics,
+    product_events_topic,
     profile_events_topic,
     profiles_topic,
     sessions_topic,
@@ -36,6 +37,7 @@ from streams.app import (
 )
 from streams.dead_letters import dead_letter
 from streams.rule_configs import alert_config, marketing_config
+from streams.watermark import WATERMARK
 
 __all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
 
@@ -60,22 +62,6 @@ _swept: dict[str, None] = {}
 _SWEPT_MAX = 100_000
 
 
-class _Watermark:
-    """Event time as far as this worker has seen it, moving on with the wall clock while the stream is idle."""
-
-    event_time = 0.0
-    seen_at = 0.0
-
-    @classmethod
-    def observe(cls, ts: float, now: float) -> None:
-        if ts > cls.event_time:
-            cls.event_time, cls.seen_at = ts, now
-
-    @classmethod
-    def now(cls, now: float) -> float:
-        return cls.event_time + max(0.0, now - cls.seen_at) if cls.event_time else 0.0
-
-
 async def _publish_session(session: Session) -> None:
     await sessions_topic.send(key=session.session_id.encode("utf-8"), value=session, force=True)
     metrics.events_produced.labels(settings.sessions_topic).inc()
@@ -96,7 +82,7 @@ async def fold_profiles(stream: StreamT[Any]) -> None:
 
 async def _fold(forwarded: ProfileEvent, partition: int) -> None:
     if forwarded.kind == "tick":
-        await _fire_due_triggers(partition, float(forwarded.payload["now"]))
+        await _on_tick(partition, float(forwarded.payload["now"]))
         return
     if forwarded.kind == "click":
         click = ClickEvent(**forwarded.payload)
@@ -105,7 +91,7 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         update = fold_click(before, click, forwarded.source, PROFILE_CONFIG)
         state, closed = observe(sessions.get(user_id), click, forwarded.source, SESSION_CONFIG)
         sessions[user_id] = state
-        _Watermark.observe(click.ts, time.time())
+        WATERMARK.observe(click.ts)
         if closed is not None:
             await _publish_session(closed)
     else:
@@ -147,12 +133,24 @@ async def _after_insight(profile: UserProfile, insight: dict[str, Any], partitio
     outcome = evaluate_user(user_alerts.get(profile.user_id), profile, facts, str(insight.get("intent") or ""),
                             ALERT_CONFIG)
     if outcome.state.incident is not None:
-        user_alerts[profile.user_id] = outcome.state
+        user_alerts[profile.user_id] = outcome.state.derive(partition=partition)
     elif profile.user_id in user_alerts:
         del user_alerts[profile.user_id]
     await publish_alerts(outcome)
     decision = thank_you_trigger(marketing_state.get(profile.user_id), profile, facts, partition, MARKETING_CONFIG)
     await _send_triggers(decision)
+
+
+async def _on_tick(partition: int, now: float) -> None:
+    await _fire_due_triggers(partition, now)
+    # VIP incidents that went quiet end without waiting for the customer's next review.
+    quiet = [state for state in user_alerts.values()
+             if state.partition == partition and state.incident is not None
+             and now - state.incident.last_triggered_at >= ALERT_CONFIG.cooldown_s]
+    for state in quiet:
+        outcome = expire_incidents(state, now, ALERT_CONFIG)
+        del user_alerts[state.user_id]
+        await publish_alerts(outcome)
 
 
 async def _fire_due_triggers(partition: int, now: float) -> None:
@@ -183,24 +181,25 @@ async def _send_triggers(decision: MarketingDecision) -> None:
 
 @app.timer(interval=settings.marketing_tick_s)
 async def tick_marketing_triggers() -> None:
-    """Time-based triggers (abandoned cart, win-back) need time to pass, not an event: send each of this worker's
-    profile partitions a tick carrying the event-time watermark, so the table is read and written from an event."""
-    watermark = _Watermark.now(time.time())
+    """Time-based triggers (abandoned cart, win-back, alert incidents going quiet) need time to pass, not an event:
+    send each of this worker's profile and product partitions a tick carrying the event-time watermark, so their
+    tables are read and written from an event (Faust's RocksDB store asserts one for every write)."""
+    watermark = WATERMARK.now()
     if not watermark or app.consumer is None:
         return
-    for tp in sorted(app.assignor.assigned_actives(), key=lambda tp: tp.partition):
-        if tp.topic != settings.profile_events_topic:
-            continue
-        tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
-                            payload={"now": watermark})
-        await profile_events_topic.send(value=tick, partition=tp.partition, force=True)
+    targets = {settings.profile_events_topic: profile_events_topic, settings.product_events_topic: product_events_topic}
+    for tp in sorted(app.assignor.assigned_actives()):
+        if tp.topic in targets:
+            tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
+                                payload={"now": watermark})
+            await targets[tp.topic].send(value=tick, partition=tp.partition, force=True)
 
 
 @app.timer(interval=SESSION_SWEEP_S)
 async def close_idle_sessions() -> None:
     """Publish sessions idle past the gap. The user's next click closes the session in the table too (and publishes
     the same session again under the same key: the topic is compacted, consumers see one session)."""
-    watermark = _Watermark.now(time.time())
+    watermark = WATERMARK.now()
     if not watermark:
         return
     # Iterates only this worker's partitions of the table.

@@ -40,6 +40,7 @@ __all__ = [
     "alert_id",
     "evaluate_product",
     "evaluate_user",
+    "expire_incidents",
     "is_vip",
 ]
 
@@ -128,11 +129,14 @@ class ProductAlertState(faust.Record, include_metadata=False, serializer="json")
     buckets: dict[str, Bucket]
     # "kind" or "kind:competitor" → the open incident.
     incidents: dict[str, Incident]
+    # The table partition of the row, so that a tick of one partition touches only its own rows (-1: not known yet).
+    partition: int = -1
 
 
 class UserAlertState(faust.Record, include_metadata=False, serializer="json"):
     user_id: str
     incident: Incident | None
+    partition: int = -1
 
 
 class AlertOutcome(NamedTuple):
@@ -213,8 +217,8 @@ def evaluate_product(
                      f"{competitor} mentioned in {mentions} reviews of product {subject} in the current window "
                      f"(baseline {rate:.1f})", cfg, competitor=competitor)
 
-    return AlertOutcome(ProductAlertState(product_id=subject, buckets=buckets, incidents=incidents), alerts,
-                        suppressed)
+    return AlertOutcome(ProductAlertState(product_id=subject, buckets=buckets, incidents=incidents,
+                                          partition=state.partition if state else -1), alerts, suppressed)
 
 
 class _Baseline(NamedTuple):
@@ -276,6 +280,25 @@ def _add_to_buckets(buckets: Mapping[str, Bucket], facts: InsightFacts, cfg: Ale
     return kept
 
 
+def expire_incidents(state: ProductAlertState | UserAlertState, now: float,
+                     cfg: AlertConfig = DEFAULT_ALERT_CONFIG) -> AlertOutcome:
+    """End the incidents with no trigger for `cooldown_s` of event time by `now` (a tick: nothing new arrived)."""
+    if isinstance(state, UserAlertState):
+        incident = state.incident
+        if incident is None or now - incident.last_triggered_at < cfg.cooldown_s:
+            return AlertOutcome(state, [], [])
+        return AlertOutcome(UserAlertState(user_id=state.user_id, incident=None, partition=state.partition),
+                            [_resolved(incident, "user", state.user_id, now)], [])
+    quiet = {k: i for k, i in state.incidents.items() if now - i.last_triggered_at >= cfg.cooldown_s}
+    if not quiet:
+        return AlertOutcome(state, [], [])
+    kept = {k: i for k, i in state.incidents.items() if k not in quiet}
+    return AlertOutcome(
+        ProductAlertState(product_id=state.product_id, buckets=state.buckets, incidents=kept,
+                          partition=state.partition),
+        [_resolved(i, "product", state.product_id, now) for _, i in sorted(quiet.items())], [])
+
+
 # ---------------------------------------------------------------------------------------------------------- user
 
 
@@ -305,7 +328,8 @@ def evaluate_user(
         _trigger(incidents, alerts, suppressed, "vip_unhappy", severity, "user", subject, facts, figures,
                  f"High-value customer {subject} ({profile.segment}, {profile.orders} orders, "
                  f"{profile.spend:.2f} spent) is unhappy with product {facts.product_id}: {facts.summary[:200]}", cfg)
-    return AlertOutcome(UserAlertState(user_id=subject, incident=incidents.get("vip_unhappy")), alerts, suppressed)
+    return AlertOutcome(UserAlertState(user_id=subject, incident=incidents.get("vip_unhappy"),
+                                       partition=state.partition if state else -1), alerts, suppressed)
 
 
 # ------------------------------------------------------------------------------------------------------ shared

@@ -230,3 +230,19 @@ async def test_scenario_gives_exactly_the_expected_alerts_and_messages_and_a_rep
     assert "smoke-1" in urgent and {t["review_id"] for t in tickets} == urgent
     for ticket in tickets:
         assert ticket["suggested_reply"] and not re.search(r"refund|compensat", ticket["suggested_reply"], re.I)
+
+
+async def test_an_incident_that_goes_quiet_is_resolved_without_a_new_review(deployment: Deployment) -> None:
+    s = deployment.settings
+    deployment.start_worker("w1", REVIEWSTREAM_ALERT_COOLDOWN_S="5", REVIEWSTREAM_MARKETING_TICK_S="1")
+    await produce(deployment, [], [{"review_id": "smoke-2", "user_id": "u-c", "product_id": "p-charger",
+                                    "text": SMOKING, "created_at": time.time(), "lang": "en"}])
+
+    def resolved(out: dict[str, list[dict[str, Any]]]) -> bool:
+        return any(a["status"] == "resolved" for a in out[s.alerts_topic])
+
+    out = await read_all(deployment, [s.alerts_topic], resolved)
+    assert [(a["kind"], a["status"]) for a in out[s.alerts_topic]] == \
+        [("safety_issue", "firing"), ("safety_issue", "resolved")], deployment.log_tail("w1")
+    firing, ended = out[s.alerts_topic]
+    assert firing["alert_id"] == ended["alert_id"] and ended["at"] - firing["at"] >= 5

@@ -16,6 +16,7 @@ from models.alerts import (
     alert_id,
     evaluate_product,
     evaluate_user,
+    expire_incidents,
     is_vip,
 )
 from models.insight import ReviewAnalysis, ReviewInsight
@@ -258,3 +259,25 @@ def test_config_rejects_nonsense() -> None:
         AlertConfig(cooldown_s=0)
     with pytest.raises(ValueError):
         AlertConfig(spike_min_share=1.5)
+
+
+# ------------------------------------------------------------------------------------------- quiet incidents end
+
+
+def test_a_tick_after_a_quiet_cooldown_resolves_product_incidents_without_a_new_review() -> None:
+    product = Product()
+    product.review(T0, "negative", issues=["safety"])
+    assert product.state is not None
+    near = expire_incidents(product.state, T0 + CFG.cooldown_s - 1, CFG)
+    assert near.alerts == [] and near.state is product.state  # a second early: still open
+    done = expire_incidents(product.state, T0 + CFG.cooldown_s, CFG)
+    assert [(a.kind, a.status, a.at) for a in done.alerts] == [("safety_issue", "resolved", T0 + CFG.cooldown_s)]
+    assert done.state.incidents == {} and done.state.buckets == product.state.buckets
+
+
+def test_a_tick_resolves_a_quiet_vip_incident() -> None:
+    opened = user_review(None, profile(), "r1", T0)
+    assert expire_incidents(opened.state, T0 + HOUR, CFG).alerts == []
+    done = expire_incidents(opened.state, T0 + CFG.cooldown_s, CFG)
+    assert [(a.status, a.alert_id) for a in done.alerts] == [("resolved", opened.alerts[0].alert_id)]
+    assert done.state.incident is None
