@@ -8,6 +8,7 @@ Windows live in a plain table keyed `product_id:window_start` rather than a Faus
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from models.profile_event import ProfileEvent
 from streams.alerting import publish_alerts
 from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.dead_letters import dead_letter
+from streams.due_index import DueIndex
 from streams.rule_configs import alert_config
 from streams.watermark import WATERMARK
 
@@ -32,6 +34,8 @@ product_index = app.Table("product_windows_index", partitions=settings.topic_par
 product_alerts = app.Table("product_alerts", value_type=ProductAlertState, partitions=settings.topic_partitions,
                            help="product_id → alert baselines and open incidents")
 ALERT_CONFIG = alert_config(settings)
+# When this worker's open incidents go quiet, per partition; rebuilt after each rebalance.
+INCIDENTS_DUE = DueIndex()
 
 
 @app.agent(product_events_topic, name="products")
@@ -82,17 +86,45 @@ async def _apply_alert_rules(facts: InsightFacts, window: ProductWindow, partiti
     outcome = evaluate_product(product_alerts.get(facts.product_id), facts, window, ALERT_CONFIG)
     product_alerts[facts.product_id] = outcome.state.derive(partition=partition)
     await publish_alerts(outcome)
+    INCIDENTS_DUE.push(partition, _incident_due(outcome.state), facts.product_id)
 
 
 async def _end_quiet_incidents(partition: int, now: float) -> None:
     """A tick: incidents of this partition's products with no trigger for the cooldown end now."""
-    cooldown = ALERT_CONFIG.cooldown_s
-    quiet = [state for state in product_alerts.values() if state.partition == partition
-             and any(now - i.last_triggered_at >= cooldown for i in state.incidents.values())]
-    for state in quiet:
+    if not INCIDENTS_DUE.is_loaded(partition):
+        await _load_due_times()
+    for product_id in INCIDENTS_DUE.pop_due(partition, now):
+        state = product_alerts.get(product_id)
+        if state is None or not state.incidents:
+            continue
         outcome = expire_incidents(state, now, ALERT_CONFIG)
-        product_alerts[state.product_id] = outcome.state
-        await publish_alerts(outcome)
+        if outcome.alerts:
+            product_alerts[product_id] = outcome.state
+            await publish_alerts(outcome)
+        INCIDENTS_DUE.push(partition, _incident_due(outcome.state), product_id)
+
+
+async def _load_due_times() -> None:
+    """One scan of this worker's product alert rows after a rebalance (see streams/due_index.py)."""
+    actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.product_events_topic}
+    found: dict[int, list[tuple[float, str]]] = {}
+    for n, (product_id, state) in enumerate(list(product_alerts.items()), start=1):
+        due = _incident_due(state)
+        if due is not None:
+            found.setdefault(state.partition, []).append((due, product_id))
+        if n % 2000 == 0:
+            await asyncio.sleep(0)  # many products: let heartbeats and other agents run meanwhile
+    for partition in actives:
+        INCIDENTS_DUE.load(partition, found.get(partition, []))
+
+
+def _incident_due(state: ProductAlertState) -> float | None:
+    return min((i.last_triggered_at + ALERT_CONFIG.cooldown_s for i in state.incidents.values()), default=None)
+
+
+@app.on_partitions_revoked.connect
+def _forget_due_times(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    INCIDENTS_DUE.clear()
 
 
 @app.page("/products/{product_id}/")

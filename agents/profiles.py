@@ -13,6 +13,8 @@ their state (open incident, trigger schedule, messages sent) lives in tables bes
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import Any
 
@@ -36,15 +38,16 @@ from streams.app import (
     settings,
 )
 from streams.dead_letters import dead_letter
+from streams.due_index import DueIndex
 from streams.rule_configs import alert_config, marketing_config
 from streams.watermark import WATERMARK
 
 __all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
 
+log = logging.getLogger(__name__)
+
 PROFILE_CONFIG = ProfileConfig()
 SESSION_CONFIG = SessionConfig(gap_s=settings.session_gap_s)
-# How often idle sessions are looked for; a session closes at most this late after its gap.
-SESSION_SWEEP_S = 30.0
 
 profiles = app.Table("profiles", value_type=UserProfile, partitions=settings.topic_partitions,
                      help="user_id → UserProfile")
@@ -56,10 +59,17 @@ marketing_state = app.Table("marketing_state", value_type=MarketingState, partit
                             help="user_id → scheduled marketing triggers and messages sent")
 ALERT_CONFIG = alert_config(settings)
 MARKETING_CONFIG = marketing_config(settings)
-# Sessions the sweep has published, so it does not publish them again every round. The table is not written from
-# the timer: Faust's RocksDB store needs a current event for every write (it asserts), and a timer has none.
-_swept: dict[str, None] = {}
-_SWEPT_MAX = 100_000
+# What comes due when on this worker's partitions: sessions to close, marketing triggers, VIP incidents to end.
+SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
+# Rows scanned between two yields to the event loop while the indexes are rebuilt after a rebalance.
+_SCAN_CHUNK = 2000
+
+
+@app.on_partitions_revoked.connect
+def _forget_due_times(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    # Another worker may change these partitions' rows before they come back: rebuild from the table then.
+    for index in (SESSIONS_DUE, MARKETING_DUE, VIP_DUE):
+        index.clear()
 
 
 async def _publish_session(session: Session) -> None:
@@ -91,6 +101,7 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         update = fold_click(before, click, forwarded.source, PROFILE_CONFIG)
         state, closed = observe(sessions.get(user_id), click, forwarded.source, SESSION_CONFIG)
         sessions[user_id] = state
+        SESSIONS_DUE.push(partition, _session_due(state), user_id)
         WATERMARK.observe(click.ts)
         if closed is not None:
             await _publish_session(closed)
@@ -126,6 +137,7 @@ def _reschedule(profile: UserProfile, partition: int) -> None:
             del marketing_state[profile.user_id]
     elif current is None or scheduled.scheduled != current.scheduled:
         marketing_state[profile.user_id] = scheduled
+        MARKETING_DUE.push(partition, _marketing_due(scheduled), profile.user_id)
 
 
 async def _after_insight(profile: UserProfile, insight: dict[str, Any], partition: int) -> None:
@@ -134,41 +146,100 @@ async def _after_insight(profile: UserProfile, insight: dict[str, Any], partitio
                             ALERT_CONFIG)
     if outcome.state.incident is not None:
         user_alerts[profile.user_id] = outcome.state.derive(partition=partition)
+        VIP_DUE.push(partition, _vip_due(outcome.state), profile.user_id)
     elif profile.user_id in user_alerts:
         del user_alerts[profile.user_id]
     await publish_alerts(outcome)
     decision = thank_you_trigger(marketing_state.get(profile.user_id), profile, facts, partition, MARKETING_CONFIG)
-    await _send_triggers(decision)
+    await _send_triggers(decision, partition)
 
 
 async def _on_tick(partition: int, now: float) -> None:
-    await _fire_due_triggers(partition, now)
-    # VIP incidents that went quiet end without waiting for the customer's next review.
-    quiet = [state for state in user_alerts.values()
-             if state.partition == partition and state.incident is not None
-             and now - state.incident.last_triggered_at >= ALERT_CONFIG.cooldown_s]
-    for state in quiet:
-        outcome = expire_incidents(state, now, ALERT_CONFIG)
-        del user_alerts[state.user_id]
-        await publish_alerts(outcome)
+    """A tick for one partition (see tick_partitions): close idle sessions, fire due marketing triggers, end quiet
+    VIP incidents — the rows the due index names, each re-read and decided from the table."""
+    if not SESSIONS_DUE.is_loaded(partition):
+        await _load_due_times()
+    for user_id in SESSIONS_DUE.pop_due(partition, now):
+        state = sessions.get(user_id)
+        if state is None:
+            continue
+        new_state, closed = expire(state, now, SESSION_CONFIG)
+        if closed is not None:
+            await _publish_session(closed)
+        if new_state is None:
+            del sessions[user_id]
+            continue
+        if new_state != state:
+            sessions[user_id] = new_state
+        SESSIONS_DUE.push(partition, _session_due(new_state), user_id)
+    for user_id in MARKETING_DUE.pop_due(partition, now):
+        marketing = marketing_state.get(user_id)
+        if marketing is not None:
+            await _send_triggers(due_triggers(marketing, profiles.get(user_id), now, MARKETING_CONFIG), partition)
+    for user_id in VIP_DUE.pop_due(partition, now):
+        vip = user_alerts.get(user_id)
+        if vip is None or vip.incident is None:
+            continue
+        outcome = expire_incidents(vip, now, ALERT_CONFIG)
+        if outcome.alerts:
+            del user_alerts[user_id]
+            await publish_alerts(outcome)
+        else:
+            VIP_DUE.push(partition, _vip_due(vip), user_id)
 
 
-async def _fire_due_triggers(partition: int, now: float) -> None:
-    """A tick for one partition: fire the triggers of its users that are due by `now` (event time)."""
-    # Iterates this worker's rows of the table; only the tick's partition is touched (RocksDB writes go to the
-    # partition of the current event, which is the tick's).
-    due = [state for state in marketing_state.values()
-           if state.partition == partition and any(at <= now for at, _ in state.scheduled.values())]
-    for state in due:
-        decision = due_triggers(state, profiles.get(state.user_id), now, MARKETING_CONFIG)
-        await _send_triggers(decision)
+async def _load_due_times() -> None:
+    """One scan of this worker's rows after a rebalance, filling the due indexes of every active partition."""
+    actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.profile_events_topic}
+    found: dict[str, dict[int, list[tuple[float, str]]]] = {"sessions": {}, "marketing": {}, "vip": {}}
+    scanned = 0
+    for name, table, due_of in (("sessions", sessions, _session_due), ("marketing", marketing_state, _marketing_due),
+                                ("vip", user_alerts, _vip_due)):
+        for user_id, row in list(table.items()):
+            partition = _partition_of(user_id)
+            due = due_of(row)
+            if partition is not None and due is not None:
+                found[name].setdefault(partition, []).append((due, user_id))
+            scanned += 1
+            if scanned % _SCAN_CHUNK == 0:
+                await asyncio.sleep(0)  # a million rows: let heartbeats and other agents run meanwhile
+    for partition in actives:
+        SESSIONS_DUE.load(partition, found["sessions"].get(partition, []))
+        MARKETING_DUE.load(partition, found["marketing"].get(partition, []))
+        VIP_DUE.load(partition, found["vip"].get(partition, []))
+    log.info("due times rebuilt for partitions %s from %d rows", sorted(actives), scanned)
 
 
-async def _send_triggers(decision: MarketingDecision) -> None:
+def _partition_of(user_id: str) -> int | None:
+    """The profile-events partition of a user: where its rows live and where its ticks arrive."""
+    try:
+        return int(app.producer.key_partition(settings.profile_events_topic, user_id.encode("utf-8")).partition)
+    except (TypeError, KeyError, AssertionError):  # no metadata for the topic yet
+        return None
+
+
+def _session_due(state: SessionState) -> float | None:
+    if state.current is not None:
+        return state.current.end + SESSION_CONFIG.gap_s + 0.001  # expire() closes once strictly past the gap
+    if state.closed_end is not None:
+        return state.closed_end + SESSION_CONFIG.gap_s + SESSION_CONFIG.retain_closed_s + 0.001
+    return None
+
+
+def _marketing_due(state: MarketingState) -> float | None:
+    return min((due for due, _ in state.scheduled.values()), default=None)
+
+
+def _vip_due(state: UserAlertState) -> float | None:
+    return None if state.incident is None else state.incident.last_triggered_at + ALERT_CONFIG.cooldown_s
+
+
+async def _send_triggers(decision: MarketingDecision, partition: int) -> None:
     state = decision.state
     if state.scheduled or state.sent:
         if marketing_state.get(state.user_id) != state:
             marketing_state[state.user_id] = state
+        MARKETING_DUE.push(partition, _marketing_due(state), state.user_id)
     elif state.user_id in marketing_state:
         del marketing_state[state.user_id]
     for kind, reason in decision.refused:
@@ -179,8 +250,8 @@ async def _send_triggers(decision: MarketingDecision) -> None:
         metrics.marketing_triggers.labels(trigger.kind, "admitted").inc()
 
 
-@app.timer(interval=settings.marketing_tick_s)
-async def tick_marketing_triggers() -> None:
+@app.timer(interval=settings.timer_tick_s)
+async def tick_partitions() -> None:
     """Time-based triggers (abandoned cart, win-back, alert incidents going quiet) need time to pass, not an event:
     send each of this worker's profile and product partitions a tick carrying the event-time watermark, so their
     tables are read and written from an event (Faust's RocksDB store asserts one for every write)."""
@@ -193,24 +264,6 @@ async def tick_marketing_triggers() -> None:
             tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
                                 payload={"now": watermark})
             await targets[tp.topic].send(value=tick, partition=tp.partition, force=True)
-
-
-@app.timer(interval=SESSION_SWEEP_S)
-async def close_idle_sessions() -> None:
-    """Publish sessions idle past the gap. The user's next click closes the session in the table too (and publishes
-    the same session again under the same key: the topic is compacted, consumers see one session)."""
-    watermark = WATERMARK.now()
-    if not watermark:
-        return
-    # Iterates only this worker's partitions of the table.
-    for _user_id, state in list(sessions.items()):
-        _, closed = expire(state, watermark, SESSION_CONFIG)
-        if closed is None or closed.session_id in _swept:
-            continue
-        await _publish_session(closed)
-        _swept[closed.session_id] = None
-        if len(_swept) > _SWEPT_MAX:
-            del _swept[next(iter(_swept))]
 
 
 @app.page("/profiles/{user_id}/")

@@ -108,7 +108,7 @@ def _start_worker(log_path: Path, web_port: int, datadir: Path) -> subprocess.Po
     # The sample spans a few days with a review every 47 minutes: daily windows show trends, hourly ones don't.
     # Marketing triggers are looked for every 2 s instead of 30 s, so the demo's messages show up while it runs.
     env = {"REVIEWSTREAM_WINDOW_SIZE_S": "86400", "REVIEWSTREAM_WINDOW_STEP_S": "86400",
-           "REVIEWSTREAM_MARKETING_TICK_S": "2", **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
+           "REVIEWSTREAM_TIMER_TICK_S": "2", **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],

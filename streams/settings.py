@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     marketing_winback_after_s: float = Field(60 * 86400.0, gt=0, description="no order for this long: win-back")
     marketing_cap_messages: int = Field(2, ge=0, description="messages per user per cap window")
     marketing_cap_window_s: float = Field(7 * 86400.0, gt=0, description="the frequency cap's window")
-    marketing_tick_s: float = Field(30.0, gt=0, description="how often due triggers are looked for")
+    timer_tick_s: float = Field(30.0, gt=0, description="how often idle sessions, due marketing triggers and quiet "
+                                "alert incidents are looked for")
     marketing_max_inflight: int = Field(32, ge=1, description="messages being written at once per worker")
 
     llm_provider: LLMProvider = "local"

@@ -39,7 +39,7 @@ POSITIVE = [
 ]
 SMOKING = "The charger started smoking after ten minutes and the plug melted. It burned my finger. Dangerous!"
 VIP_COMPLAINT = "The blender broke after two days and customer service ignored me. I want to return it."
-SETTINGS = {"REVIEWSTREAM_MARKETING_ABANDON_AFTER_S": "5", "REVIEWSTREAM_MARKETING_TICK_S": "1"}
+SETTINGS = {"REVIEWSTREAM_MARKETING_ABANDON_AFTER_S": "5", "REVIEWSTREAM_TIMER_TICK_S": "1"}
 
 
 def scenario(now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -234,7 +234,7 @@ async def test_scenario_gives_exactly_the_expected_alerts_and_messages_and_a_rep
 
 async def test_an_incident_that_goes_quiet_is_resolved_without_a_new_review(deployment: Deployment) -> None:
     s = deployment.settings
-    deployment.start_worker("w1", REVIEWSTREAM_ALERT_COOLDOWN_S="5", REVIEWSTREAM_MARKETING_TICK_S="1")
+    deployment.start_worker("w1", REVIEWSTREAM_ALERT_COOLDOWN_S="5", REVIEWSTREAM_TIMER_TICK_S="1")
     await produce(deployment, [], [{"review_id": "smoke-2", "user_id": "u-c", "product_id": "p-charger",
                                     "text": SMOKING, "created_at": time.time(), "lang": "en"}])
 

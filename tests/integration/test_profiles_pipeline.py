@@ -137,3 +137,18 @@ async def test_two_workers_share_partitions_and_one_leaving_loses_nothing(deploy
     problems = await profiles_match(deployment.web_ports["w2"], expected)
     assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
         deployment.log_tail("w2")
+
+
+async def test_an_idle_session_closes_on_a_tick_without_another_click(deployment: Deployment) -> None:
+    s = deployment.settings
+    worker = deployment.start_worker("w1", REVIEWSTREAM_SESSION_GAP_S="3", REVIEWSTREAM_TIMER_TICK_S="1")
+    now = time.time()
+    clicks = [{"event_id": f"s{i}", "user_id": "u-idle", "type": kind, "ts": now - 2 + i, "product_id": "p01",
+               "category": "kitchen", "price": 10.0} for i, kind in enumerate(["view", "add_to_cart"])]
+    clicks[1]["quantity"] = 1
+    await produce_all(deployment, clicks, [])
+    outputs = await deployment.collect(lambda out: bool(out[s.sessions_topic]), topics=[s.sessions_topic],
+                                       proc=worker)
+    sessions = outputs[s.sessions_topic]
+    assert [(x["user_id"], x["events"], x["carts"], x["converted"]) for x in sessions] == \
+        [("u-idle", 2, 1, False)], deployment.log_tail("w1")

@@ -1,0 +1,32 @@
+"""The in-memory due index the timer ticks read instead of scanning tables."""
+
+from __future__ import annotations
+
+from streams.due_index import DueIndex
+
+
+def test_pops_what_is_due_in_order_each_key_once() -> None:
+    index = DueIndex()
+    index.load(0, [(30.0, "c"), (10.0, "a"), (20.0, "b")])
+    index.push(0, 15.0, "a")  # a row that got a later due time: the old entry stays, as a hint
+    assert index.pop_due(0, 9.0) == []
+    assert index.pop_due(0, 20.0) == ["a", "b"]
+    assert index.pop_due(0, 100.0) == ["c"]
+    assert index.size(0) == 0
+
+
+def test_partitions_are_separate_and_unloaded_ones_ignore_pushes() -> None:
+    index = DueIndex()
+    index.load(1, [])
+    index.push(1, 5.0, "x")
+    index.push(2, 5.0, "y")  # partition 2 not loaded: its load will read the row
+    index.push(1, None, "z")  # nothing due
+    assert not index.is_loaded(2)
+    assert index.pop_due(2, 10.0) == [] and index.pop_due(1, 10.0) == ["x"]
+
+
+def test_clear_forgets_everything_for_a_rebuild() -> None:
+    index = DueIndex()
+    index.load(0, [(1.0, "a")])
+    index.clear()
+    assert not index.is_loaded(0) and index.pop_due(0, 5.0) == []
