@@ -1,4 +1,9 @@
-"""A fix for a data-loss bug in faust-streaming 0.15.3's producer buffer, applied when `streams.app` is imported.
+"""Fixes for two faust-streaming 0.15.3 bugs that lose or stall events, applied when `streams.app` is imported.
+
+1. Lost table writes (the producer buffer's flush), below.
+2. A worker that stops consuming after a restart (flow control clearing the stream queues), after the first.
+
+## 1. The producer buffer's flush
 
 Table writes (the changelog records) do not go to Kafka directly: `Table.__setitem__` is synchronous, so Faust puts
 the record in a `ProducerBuffer` that a background task hands to the Kafka producer one by one. Before committing
@@ -14,6 +19,15 @@ and makes `flush()` wait until every record put before the call has been handed 
 own flush then waits for their delivery. If the sending task has died or the buffer is stopping with records left,
 `flush()` raises instead of returning, so the offsets are not committed and the events are processed again.
 Written here rather than waiting for upstream because nothing else in the stack protects table writes.
+
+## 2. Flow control clearing the stream queues
+`FlowControlEvent.resume()` (mode) empties every stream queue each time it is called. After a rebalance Faust resumes
+the stream partitions, awaits a seek to the committed offsets — while the fetcher already delivers messages into the
+queues and records them as read — and then calls `resume()` again, although flow is already running: the messages
+delivered meanwhile are thrown away. Nothing fetches them again (the fetch position is past them) and nothing
+acknowledges them, so the worker sits idle with lag and commits nothing until the next restart (seen in CI: a worker
+restarted after a SIGKILL handled 10 of 190 pending reviews and then nothing). The fix clears the queues only when
+flow really was suspended, which is what the clearing is for: dropping what was fetched before a rebalance.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ from typing import Any, cast
 from faust.transport.producer import ProducerBuffer
 from faust.types import AppT
 from faust.types.tuples import FutureMessage
+from mode.utils.queues import FlowControlEvent
 
 __all__ = ["UnflushedTableWrites", "apply"]
 
@@ -93,8 +108,17 @@ async def _on_stop(self: ProducerBuffer) -> None:
                  counts["put"] - counts["sent"])
 
 
+def _resume_flow(self: FlowControlEvent) -> None:
+    was_suspended = self._suspend.is_set()
+    self._suspend.clear()
+    self._resume.set()
+    if was_suspended:
+        self.clear()
+
+
 def apply() -> None:
-    """Patch `ProducerBuffer` (idempotent)."""
+    """Patch `ProducerBuffer` and `FlowControlEvent` (idempotent)."""
+    FlowControlEvent.resume = _resume_flow  # type: ignore[method-assign]
     ProducerBuffer.put = _put  # type: ignore[method-assign]
     ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
     ProducerBuffer.flush = _flush  # type: ignore[method-assign]

@@ -1,4 +1,5 @@
-"""The producer-buffer fix: a flush before a commit must wait until every table write has gone to the producer."""
+"""The Faust fixes: a flush before a commit waits until every table write has gone to the producer; resuming flow
+that already runs does not throw the queued events away."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from faust.transport.producer import ProducerBuffer
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
 
 from streams import faust_fixes
 from streams.faust_fixes import UnflushedTableWrites
@@ -82,3 +84,20 @@ async def test_flush_raises_when_the_sending_task_died(buffer: ProducerBuffer) -
 
 async def test_flush_of_an_empty_buffer_returns_at_once(buffer: ProducerBuffer) -> None:
     await asyncio.wait_for(buffer.flush(), timeout=5)
+
+
+def test_resuming_flow_that_runs_keeps_the_queued_events() -> None:
+    flow = FlowControlEvent(initially_suspended=False)
+    queue: FlowControlQueue[int] = FlowControlQueue(maxsize=10, flow_control=flow, clear_on_resume=True)
+    queue.put_nowait(1)
+    flow.resume()  # Faust calls this again after its post-rebalance seek, with flow already running
+    assert queue.qsize() == 1
+
+
+def test_resuming_suspended_flow_still_drops_what_came_before_the_rebalance() -> None:
+    flow = FlowControlEvent(initially_suspended=False)
+    queue: FlowControlQueue[int] = FlowControlQueue(maxsize=10, flow_control=flow, clear_on_resume=True)
+    queue.put_nowait(1)
+    flow.suspend()
+    flow.resume()
+    assert queue.qsize() == 0 and flow.is_active()
