@@ -114,6 +114,10 @@ def _resume_flow(self: FlowControlEvent) -> None:
     self._resume.set()
     if was_suspended:
         self.clear()
+        return
+    kept = sum(queue.qsize() for queue in self._queues)
+    if kept:
+        log.info("flow resumed while running: kept %d queued events that the original resume() would drop", kept)
 
 
 def apply() -> None:
