@@ -335,7 +335,11 @@ class LLMGateway:
     async def complete(self, messages: list[ChatMessage], response_format: dict[str, Any], *,
                        expected_output_tokens: int = 300, priority: int = PRIORITY_MARKETING) -> ChatReply:
         """One non-analysis request (marketing text) sharing the limiter, slots and breaker with the analyses, at a
-        lower priority; retried like them within the deadline. Raises `LLMError`, `CircuitOpen` included."""
+        lower priority; retried like them within the deadline. Raises `LLMError`, `CircuitOpen` included.
+
+        Lower priority means more than a later turn for a request slot: it is sent only while the rate limit has
+        room now and no analysis waits for a batch, so under load it never takes tokens an analysis would use.
+        If no room comes before the deadline it fails (the caller writes from a template)."""
         deadline = self._clock() + self.config.deadline_s
         attempts = 0
         estimate = estimate_tokens(messages) + expected_output_tokens
@@ -344,6 +348,8 @@ class LLMGateway:
                 raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
             if self._clock() >= deadline:
                 raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline")
+            if priority > PRIORITY_ANALYSIS and not await self._wait_for_headroom(estimate, deadline):
+                raise TransientLLMError("the LLM's rate limit stayed busy with review analyses")
             try:
                 reply = await self._request(messages, self._format(response_format), estimate, 1, priority,
                                             max(self.config.min_output_tokens, 2 * expected_output_tokens))
@@ -363,6 +369,17 @@ class LLMGateway:
             self.breaker.record_success(self._clock())
             self._note_breaker()
             return reply
+
+    async def _wait_for_headroom(self, tokens: int, deadline: float) -> bool:
+        """Wait until `tokens` fit the rate limit right now and no analysis waits to be batched; False at deadline."""
+        while True:
+            now = self._clock()
+            wait = self.limiter.peek(tokens, now)
+            if wait <= 0 and not len(self._batcher):
+                return True
+            if now >= deadline:
+                return False
+            await asyncio.sleep(min(max(wait, 0.05), 1.0, max(0.0, deadline - now)))
 
     def _account(self, reply: ChatReply, estimate: int, items: int, learn: bool = True) -> None:
         now = self._clock()

@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 
 from models.marketing import MarketingTrigger
 from streams.llm.analyzer import ReviewText
+from streams.llm.errors import TransientLLMError
 from streams.llm.gateway import PRIORITY_MARKETING, CircuitOpen, GatewayConfig, LLMGateway
 from streams.llm.marketing_writer import RESPONSE_FORMAT, MessageWriter, build_marketing_messages
 from streams.llm.prompt import BATCH_SYSTEM_PROMPT, SYSTEM_PROMPT, parse_review_blocks
@@ -136,7 +137,7 @@ async def test_every_request_is_bounded_by_max_tokens_and_a_truncated_answer_is_
     async with await start_simulator(SimulatorConfig(latency_median_s=0.02, seed=7, record_requests=200)) as sim:
         # A ceiling so low that most answers are cut off, as a runaway local model would be.
         gateway = gateway_for(sim.base_url, Metrics(), batch_max_items=4, min_output_tokens=64, max_output_tokens=64,
-                              max_attempts=2, deadline_s=20)
+                              max_attempts=2, deadline_s=8)
         results = await asyncio.gather(*(gateway.analyze(ReviewText(r["text"])) for r in reviews),
                                        return_exceptions=True)
         requests, stats = list(sim.requests), sim.stats()
@@ -176,3 +177,25 @@ async def test_marketing_requests_share_the_limits_and_wait_behind_analyses() ->
     assert message.generated_by == "llm" and message.subject and "cart" in message.body
     exposition = generate_latest(metrics.registry).decode()
     assert "reviewstream_llm_requests_total" in exposition
+
+
+async def test_marketing_yields_the_token_budget_to_analyses_under_load() -> None:
+    trigger = MarketingTrigger(message_id="m2", user_id="u2", kind="win_back", at=0.0, language="en",
+                               segment="loyal", interests=["audio"], brands=[], items=[])
+    async with await start_simulator(SimulatorConfig(latency_median_s=0.05, seed=9, record_requests=50)) as sim:
+        # A token limit the analyses exhaust at once: they queue in the limiter for minutes.
+        gateway = gateway_for(sim.base_url, Metrics(), tpm=1500, batch_max_items=1, deadline_s=1.0)
+        analyses = [asyncio.ensure_future(gateway.analyze(ReviewText(f"Review {i}: the kettle leaks and rattles.")))
+                    for i in range(4)]
+        while gateway.limiter.peek(500, time.monotonic()) <= 0:  # the analyses have reserved the budget
+            await asyncio.sleep(0.01)
+        with pytest.raises(TransientLLMError, match="busy with review analyses"):
+            await gateway.complete(build_marketing_messages(trigger), dict(RESPONSE_FORMAT),
+                                   priority=PRIORITY_MARKETING)
+        message = await MessageWriter(gateway).write(trigger)  # the writer answers from the template instead
+        requests = list(sim.requests)
+        await gateway.aclose()
+        await asyncio.gather(*analyses, return_exceptions=True)
+    assert message.generated_by == "template"
+    assert not [r for r in requests if r.get("response_format", {}).get("json_schema", {}).get("name")
+                == "marketing_message"], "no marketing request may take tokens the analyses wait for"
