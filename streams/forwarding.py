@@ -19,6 +19,7 @@ from faust.streams import Stream
 from faust.types import EventT, StreamT, TopicT
 
 from streams.metrics import Metrics
+from streams.skipped_offsets import SkipDetector
 
 __all__ = ["Output", "forward_in_order"]
 
@@ -60,8 +61,21 @@ async def forward_in_order(
                 on_finished(event.message.tp, event.message.timestamp)
 
     acker = asyncio.create_task(acknowledge())
+    skips = SkipDetector()
     try:
         async for event in manual.events():
+            message = event.message
+            verdict, offset = skips.observe(stream.app.consumer_generation_id, message.tp, message.offset)
+            if verdict != "next":
+                # A re-delivery after a seek (already forwarded), or the event after offsets the consumer skipped:
+                # seek back and take them in order. The event itself comes again after them.
+                await manual.ack(event)
+                if verdict == "hole":
+                    log.error("%s: offsets %d..%d were skipped by the consumer; reading them again",
+                              message.tp, offset, message.offset - 1)
+                    metrics.skipped_offsets.labels(message.topic).inc(message.offset - offset)
+                    await stream.app.consumer.seek(message.tp, offset)
+                continue
             metrics.events_consumed.labels(event.message.topic).inc()
             deliveries = []
             for output in route(event):

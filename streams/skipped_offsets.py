@@ -1,0 +1,44 @@
+"""Noticing offsets the consumer skipped, so that the agent can seek back and read them.
+
+Faust (0.15.3) can pass over messages it has fetched without delivering them to the stream — a batch cut short by
+its flow control or a generation change, after which its own gap bookkeeping treats the missing offsets as done, so
+they are committed over and never processed (seen in CI: 8 consecutive clicks of one partition never forwarded,
+mid-stream, while the worker took over partitions). Kafka offsets of a plain topic are consecutive, so an agent that
+sees offset 504 right after 495 knows 496..503 went missing.
+
+`SkipDetector` is pure bookkeeping: per partition, the last offset seen in the current consumer generation.
+`observe` says whether the event continues the sequence, is a re-delivery, or comes after a hole (and which offset to
+seek back to). A hole is reported once: if reading again yields the same hole, the offsets really are absent (a
+transactional producer's control records, a compacted topic) and the event is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["SkipDetector", "Verdict"]
+
+Verdict = Literal["next", "again", "hole"]
+
+
+@dataclass
+class SkipDetector:
+    _generation: object = None
+    _last: dict[Hashable, int] = field(default_factory=dict)
+    _reported: set[tuple[Hashable, int]] = field(default_factory=set)
+
+    def observe(self, generation: object, tp: Hashable, offset: int) -> tuple[Verdict, int]:
+        """("next", offset) to process; ("again", offset) already seen; ("hole", first missing offset) to seek to."""
+        if generation != self._generation:
+            # A rebalance moved partitions and positions: start over.
+            self._generation, self._last, self._reported = generation, {}, set()
+        last = self._last.get(tp)
+        if last is not None and offset <= last:
+            return "again", offset
+        if last is not None and offset > last + 1 and (tp, last + 1) not in self._reported:
+            self._reported.add((tp, last + 1))
+            return "hole", last + 1
+        self._last[tp] = offset
+        return "next", offset

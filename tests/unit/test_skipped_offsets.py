@@ -1,0 +1,34 @@
+"""Noticing offsets the consumer skipped (streams/skipped_offsets.py)."""
+
+from __future__ import annotations
+
+from streams.skipped_offsets import SkipDetector
+
+
+def test_consecutive_offsets_are_next() -> None:
+    d = SkipDetector()
+    assert [d.observe(1, "p0", o) for o in (5, 6, 7)] == [("next", 5), ("next", 6), ("next", 7)]
+
+
+def test_a_hole_is_reported_once_with_where_to_seek_then_filled_in_order() -> None:
+    d = SkipDetector()
+    d.observe(1, "p0", 495)
+    assert d.observe(1, "p0", 504) == ("hole", 496)
+    # after the seek: the missing offsets, then the event that revealed the hole, arrive in order
+    assert [d.observe(1, "p0", o)[0] for o in range(496, 505)] == ["next"] * 9
+
+
+def test_the_same_hole_twice_is_a_real_gap_and_accepted() -> None:
+    d = SkipDetector()
+    d.observe(1, "p0", 10)
+    assert d.observe(1, "p0", 13) == ("hole", 11)
+    assert d.observe(1, "p0", 13) == ("next", 13)  # read again: 11 and 12 do not exist (control records)
+
+
+def test_redeliveries_are_again_and_partitions_and_generations_are_separate() -> None:
+    d = SkipDetector()
+    d.observe(1, "p0", 10)
+    d.observe(1, "p1", 3)
+    assert d.observe(1, "p0", 9) == ("again", 9)
+    assert d.observe(1, "p1", 4) == ("next", 4)
+    assert d.observe(2, "p0", 2) == ("next", 2)  # a new generation starts over
