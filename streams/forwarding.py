@@ -68,8 +68,8 @@ async def forward_in_order(
             verdict, offset = skips.observe(stream.app.consumer_generation_id, message.tp, message.offset)
             if verdict != "next":
                 # A re-delivery after a seek (already forwarded), or the event after offsets the consumer skipped:
-                # seek back and take them in order. The event itself comes again after them.
-                await manual.ack(event)
+                # seek back and take them in order. The event itself comes again after them and is acked then (not
+                # now: an early ack could let the commit pass it before it is forwarded).
                 if verdict == "hole":
                     log.error("%s: offsets %d..%d were skipped by the consumer; reading them again",
                               message.tp, offset, message.offset - 1)
