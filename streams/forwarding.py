@@ -21,7 +21,7 @@ from faust.types import EventT, StreamT, TopicT
 from streams.metrics import Metrics
 from streams.skipped_offsets import SkipDetector
 
-__all__ = ["Output", "forward_in_order"]
+__all__ = ["Output", "forward_in_order", "reread_skipped"]
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,9 @@ async def forward_in_order(
     skips = SkipDetector()
     try:
         async for event in manual.events():
-            message = event.message
-            verdict, offset = skips.observe(stream.app.consumer_generation_id, message.tp, message.offset)
-            if verdict != "next":
-                # A re-delivery after a seek (already forwarded), or the event after offsets the consumer skipped:
-                # seek back and take them in order. The event itself comes again after them and is acked then (not
-                # now: an early ack could let the commit pass it before it is forwarded).
-                if verdict == "hole":
-                    log.error("%s: offsets %d..%d were skipped by the consumer; reading them again",
-                              message.tp, offset, message.offset - 1)
-                    metrics.skipped_offsets.labels(message.topic).inc(message.offset - offset)
-                    await stream.app.consumer.seek(message.tp, offset)
+            # A re-delivery after a seek (already forwarded), or the event after offsets the consumer skipped: it
+            # comes again after them and is acked then (not now: an early ack could let the commit pass it).
+            if await reread_skipped(skips, event, stream.app, metrics):
                 continue
             metrics.events_consumed.labels(event.message.topic).inc()
             deliveries = []
@@ -90,3 +82,16 @@ async def forward_in_order(
     finally:
         acker.cancel()
         await asyncio.gather(acker, return_exceptions=True)
+
+
+async def reread_skipped(skips: SkipDetector, event: EventT, app: Any, metrics: Metrics) -> bool:
+    """True when the event is not to be processed now: a re-delivery of an offset already seen, or the first event
+    after offsets the consumer skipped — then the consumer is sought back to the first missing one."""
+    message = event.message
+    verdict, offset = skips.observe(app.consumer_generation_id, message.tp, message.offset)
+    if verdict == "hole":
+        log.error("%s: offsets %d..%d were skipped by the consumer; reading them again", message.tp, offset,
+                  message.offset - 1)
+        metrics.skipped_offsets.labels(message.topic).inc(message.offset - offset)
+        await app.consumer.seek(message.tp, offset)
+    return verdict != "next"
