@@ -8,7 +8,6 @@ Windows live in a plain table keyed `product_id:window_start` rather than a Faus
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -112,24 +111,11 @@ async def _end_quiet_incidents(partition: int, now: float) -> None:
 async def _load_due_times() -> None:
     """One scan of this worker's product alert rows after a rebalance (see streams/due_index.py)."""
     actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.product_events_topic}
-    found: dict[int, list[tuple[float, str]]] = {}
-    for n, (product_id, state) in enumerate(list(product_alerts.items()), start=1):
-        due = _incident_due(state)
-        if due is not None:
-            found.setdefault(state.partition, []).append((due, product_id))
-        if n % 2000 == 0:
-            await asyncio.sleep(0)  # many products: let heartbeats and other agents run meanwhile
-    for partition in actives:
-        INCIDENTS_DUE.load(partition, found.get(partition, []))
+    await INCIDENTS_DUE.rebuild(product_alerts.items(), _incident_due, lambda _key, state: state.partition, actives)
 
 
 def _incident_due(state: ProductAlertState) -> float | None:
     return min((i.last_triggered_at + ALERT_CONFIG.cooldown_s for i in state.incidents.values()), default=None)
-
-
-@app.on_partitions_revoked.connect
-def _forget_due_times(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-    INCIDENTS_DUE.clear()
 
 
 @app.page("/products/{product_id}/")

@@ -13,7 +13,6 @@ their state (open incident, trigger schedule, messages sent) lives in tables bes
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -63,15 +62,6 @@ ALERT_CONFIG = alert_config(settings)
 MARKETING_CONFIG = marketing_config(settings)
 # What comes due when on this worker's partitions: sessions to close, marketing triggers, VIP incidents to end.
 SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
-# Rows scanned between two yields to the event loop while the indexes are rebuilt after a rebalance.
-_SCAN_CHUNK = 2000
-
-
-@app.on_partitions_revoked.connect
-def _forget_due_times(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-    # Another worker may change these partitions' rows before they come back: rebuild from the table then.
-    for index in (SESSIONS_DUE, MARKETING_DUE, VIP_DUE):
-        index.clear()
 
 
 async def _publish_session(session: Session) -> None:
@@ -196,23 +186,15 @@ async def _on_tick(partition: int, now: float) -> None:
 async def _load_due_times() -> None:
     """One scan of this worker's rows after a rebalance, filling the due indexes of every active partition."""
     actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.profile_events_topic}
-    found: dict[str, dict[int, list[tuple[float, str]]]] = {"sessions": {}, "marketing": {}, "vip": {}}
-    scanned = 0
-    for name, table, due_of in (("sessions", sessions, _session_due), ("marketing", marketing_state, _marketing_due),
-                                ("vip", user_alerts, _vip_due)):
-        for user_id, row in list(table.items()):
-            partition = _partition_of(user_id)
-            due = due_of(row)
-            if partition is not None and due is not None:
-                found[name].setdefault(partition, []).append((due, user_id))
-            scanned += 1
-            if scanned % _SCAN_CHUNK == 0:
-                await asyncio.sleep(0)  # a million rows: let heartbeats and other agents run meanwhile
-    for partition in actives:
-        SESSIONS_DUE.load(partition, found["sessions"].get(partition, []))
-        MARKETING_DUE.load(partition, found["marketing"].get(partition, []))
-        VIP_DUE.load(partition, found["vip"].get(partition, []))
-    log.info("due times rebuilt for partitions %s from %d rows", sorted(actives), scanned)
+
+    def partition_of(user_id: str, _row: Any) -> int | None:
+        return _partition_of(user_id)
+
+    read = 0
+    for index, table, due_of in ((SESSIONS_DUE, sessions, _session_due), (MARKETING_DUE, marketing_state,
+                                  _marketing_due), (VIP_DUE, user_alerts, _vip_due)):
+        read += await index.rebuild(table.items(), due_of, partition_of, actives)
+    log.info("due times rebuilt for partitions %s from %d rows", sorted(actives), read)
 
 
 def _partition_of(user_id: str) -> int | None:

@@ -22,7 +22,7 @@ from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.profile_event import ProfileEvent
 from models.session import Session
-from streams import faust_fixes
+from streams import due_index, faust_fixes
 from streams.lag import LagTracker
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -234,3 +234,10 @@ class _RebalanceSensor(faust.Sensor):
 
 
 app.sensors.add(_RebalanceSensor())
+
+
+@app.on_partitions_revoked.connect
+def _forget_due_times(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+    # Another worker may change these partitions' rows before they come back: the agents' due indexes are rebuilt
+    # from their tables then.
+    due_index.clear_all()

@@ -14,15 +14,29 @@ entry left behind by a row that changed costs one lookup, never a wrong action.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Collection, Iterable
+from typing import Any
 
-__all__ = ["DueIndex"]
+__all__ = ["DueIndex", "clear_all"]
+
+# Rows read between two yields to the event loop while an index is rebuilt (a million rows must not stall it).
+_SCAN_CHUNK = 2000
+_INDEXES: weakref.WeakSet[DueIndex] = weakref.WeakSet()
+
+
+def clear_all() -> None:
+    """Forget every index (on a rebalance); each is rebuilt from its table at its partitions' next tick."""
+    for index in list(_INDEXES):
+        index.clear()
 
 
 class DueIndex:
     def __init__(self) -> None:
         self._heaps: dict[int, list[tuple[float, str]]] = {}
+        _INDEXES.add(self)
 
     def is_loaded(self, partition: int) -> bool:
         return partition in self._heaps
@@ -31,6 +45,22 @@ class DueIndex:
         heap = list(entries)
         heapq.heapify(heap)
         self._heaps[partition] = heap
+
+    async def rebuild(self, rows: Iterable[tuple[str, Any]], due_of: Callable[[Any], float | None],
+                      partition_of: Callable[[str, Any], int | None], partitions: Collection[int]) -> int:
+        """Load `partitions` from one pass over a table's (key, row) pairs; returns the rows read."""
+        found: dict[int, list[tuple[float, str]]] = {}
+        read = 0
+        for key, row in rows:
+            due, partition = due_of(row), partition_of(key, row)
+            if due is not None and partition is not None:
+                found.setdefault(partition, []).append((due, key))
+            read += 1
+            if read % _SCAN_CHUNK == 0:
+                await asyncio.sleep(0)
+        for partition in partitions:
+            self.load(partition, found.get(partition, []))
+        return read
 
     def push(self, partition: int, due_at: float | None, key: str) -> None:
         """Record a due time (None: nothing due); ignored for a partition not loaded yet (its load reads the row)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.due_index import DueIndex
+from streams.due_index import DueIndex, clear_all
 
 
 def test_pops_what_is_due_in_order_each_key_once() -> None:
@@ -30,3 +30,19 @@ def test_clear_forgets_everything_for_a_rebuild() -> None:
     index.load(0, [(1.0, "a")])
     index.clear()
     assert not index.is_loaded(0) and index.pop_due(0, 5.0) == []
+
+
+async def test_rebuild_loads_the_given_partitions_from_one_pass_over_the_rows() -> None:
+    index = DueIndex()
+    rows = [("a", 30.0), ("b", None), ("c", 10.0), ("d", 20.0)]
+    read = await index.rebuild(rows, lambda due: due, lambda key, _due: 0 if key in "ab" else 1, partitions=[0, 1, 2])
+    assert read == 4 and all(index.is_loaded(p) for p in (0, 1, 2))
+    assert index.pop_due(0, 100.0) == ["a"] and index.pop_due(1, 100.0) == ["c", "d"] and index.pop_due(2, 1e9) == []
+
+
+def test_clear_all_forgets_every_index() -> None:
+    one, two = DueIndex(), DueIndex()
+    one.load(0, [])
+    two.load(3, [])
+    clear_all()
+    assert not one.is_loaded(0) and not two.is_loaded(3)
