@@ -12,6 +12,7 @@ from streams.llm.factory import worker_analyzers
 from streams.pipelined import PipelinedStream
 from streams.publish import publish
 from streams.review_processor import ReviewProcessor, SourceMessage
+from streams.skipped_reader import KafkaSkippedReader
 
 __all__ = ["analyse_reviews"]
 
@@ -27,6 +28,7 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
              fallback.name if fallback else None, settings.llm_max_inflight)
 
     async def handle(event: EventT) -> None:
+        # Only these fields: a review read back after the consumer skipped it is not a Faust event (pipelined.py).
         message = event.message
         source = SourceMessage(
             value=message.value, key=message.key, topic=message.topic, partition=message.partition,
@@ -45,8 +47,11 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
                           metrics=metrics)
 
     try:
+        # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
+        brokers = ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
         pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
-                                   on_finished=lag.note_finished, on_fatal=app.crash)
+                                   on_finished=lag.note_finished, on_fatal=app.crash,
+                                   reread=KafkaSkippedReader(brokers))
         await pipeline.run(stream, handle)
     finally:
         await analyzer.aclose()

@@ -40,12 +40,12 @@ class Deployment:
     def bootstrap(self) -> str:
         return bootstrap_servers(self.settings.broker)
 
-    def start_worker(self, name: str = "w1", **extra_env: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str = "w1", entry: str = "streams.cli", **extra_env: str) -> subprocess.Popen[bytes]:
         self.web_ports[name] = int(extra_env.pop("REVIEWSTREAM_WEB_PORT", 0) or free_port())
         env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(self.web_ports[name]),
                "REVIEWSTREAM_DATADIR": str(self.workdir / f"data-{name}"), **extra_env}
         log = (self.workdir / f"worker-{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+        proc = subprocess.Popen([sys.executable, "-m", entry, "worker", "--loglevel", "info"],
                                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(proc)
         return proc

@@ -120,3 +120,23 @@ async def test_sigkill_mid_stream_loses_no_review(deployment: Deployment, llm_si
                     + await deployment.diagnose("w2", restarted), pytrace=False)
     reasons = {base64.b64decode(d["original_b64"]) for d in after[deployment.settings.dead_letters_topic]}
     assert reasons == {raw for raw, _ in malformed}
+
+
+@pytest.mark.timeout(300)
+async def test_offsets_the_consumer_skips_are_read_back_and_analysed(deployment: Deployment) -> None:
+    """The consumer passes over offsets 3..9 of partition 0 (tests/integration/skip_injection.py): Faust counts them
+    as done; the review agent notices the hole and reads them back, so every review still gets its insight."""
+    values, reviews, malformed = build_input(180)
+    topic = deployment.settings.reviews_topic
+    await deployment.produce(values)
+    worker = deployment.start_worker("w1", entry="tests.integration.skip_injection",
+                                     RS_TEST_DROP_OFFSETS=f"{topic}:0:3-9")
+    outputs = await deployment.collect(_complete(deployment, set(reviews), len(malformed)), timeout_s=180, proc=worker)
+    log = deployment.log_tail("w1", 100_000)
+    assert log.count("skip injection: dropped") == 7, "the injection must have taken effect for this test to count"
+    seen = {o["review_id"] for o in outputs[deployment.settings.insights_topic]}
+    missing = sorted(set(reviews) - seen)
+    assert not missing, f"{len(missing)} reviews lost, e.g. {missing[:10]}\n" + deployment.log_tail("w1")
+    assert f"{topic}[0]: offsets 3..9 were skipped by the consumer; reading them back" in log
+    assert len(outputs[deployment.settings.dead_letters_topic]) >= len(malformed)
+    assert worker.poll() is None
