@@ -21,9 +21,9 @@ from streams.alerting import publish_alerts
 from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.dead_letters import dead_letter
 from streams.due_index import DueIndex
-from streams.forwarding import reread_skipped
+from streams.forwarding import with_skipped
 from streams.rule_configs import alert_config
-from streams.skipped_offsets import SkipDetector
+from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
@@ -41,10 +41,8 @@ INCIDENTS_DUE = DueIndex()
 
 @app.agent(product_events_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
-    skips = SkipDetector()
-    async for event in stream.events():
-        if await reread_skipped(skips, event, app, metrics):
-            continue  # folds skip what they already hold; a skipped offset is read again first
+    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
+    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), ProfileEvent.loads):
         metrics.events_consumed.labels(settings.product_events_topic).inc()
         started = time.perf_counter()
         try:

@@ -38,9 +38,9 @@ from streams.app import (
 )
 from streams.dead_letters import dead_letter
 from streams.due_index import DueIndex
-from streams.forwarding import reread_skipped
+from streams.forwarding import with_skipped
 from streams.rule_configs import alert_config, marketing_config
-from streams.skipped_offsets import SkipDetector
+from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
 
 __all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
@@ -72,10 +72,8 @@ async def _publish_session(session: Session) -> None:
 @app.agent(profile_events_topic, name="profiles")
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
-    skips = SkipDetector()
-    async for event in stream.events():
-        if await reread_skipped(skips, event, app, metrics):
-            continue  # folds skip what they already hold; a skipped offset is read again first
+    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
+    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), ProfileEvent.loads):
         metrics.events_consumed.labels(settings.profile_events_topic).inc()
         started = time.perf_counter()
         try:

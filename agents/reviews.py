@@ -12,7 +12,7 @@ from streams.llm.factory import worker_analyzers
 from streams.pipelined import PipelinedStream
 from streams.publish import publish
 from streams.review_processor import ReviewProcessor, SourceMessage
-from streams.skipped_reader import KafkaSkippedReader
+from streams.skipped_reader import reader_for
 
 __all__ = ["analyse_reviews"]
 
@@ -48,10 +48,9 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
 
     try:
         # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
-        brokers = ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker)
         pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
                                    on_finished=lag.note_finished, on_fatal=app.crash,
-                                   reread=KafkaSkippedReader(brokers))
+                                   reread=reader_for(app))
         await pipeline.run(stream, handle)
     finally:
         await analyzer.aclose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,8 +20,9 @@ from faust.types import EventT, StreamT, TopicT
 
 from streams.metrics import Metrics
 from streams.skipped_offsets import SkipDetector
+from streams.skipped_reader import RereadEvent, SkippedReader, reader_for
 
-__all__ = ["Output", "forward_in_order", "reread_skipped"]
+__all__ = ["Output", "forward_in_order", "with_skipped"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,11 @@ async def forward_in_order(
     agent: str,
     capacity: int = 2000,
     on_finished: Callable[[Any, float | None], None] | None = None,
+    reader: SkippedReader | None = None,
 ) -> None:
     """Send `route(event)` for each event, in order; ack each event after all its outputs are delivered."""
     manual = cast(Stream[Any], stream).noack()
-    queue: asyncio.Queue[tuple[EventT, list[Awaitable[Any]]]] = asyncio.Queue(maxsize=capacity)
+    queue: asyncio.Queue[tuple[EventT | RereadEvent, list[Awaitable[Any]]]] = asyncio.Queue(maxsize=capacity)
     metrics.in_flight_capacity.labels(agent).set(capacity)
     metrics.in_flight.labels(agent).set_function(queue.qsize)
 
@@ -56,18 +58,14 @@ async def forward_in_order(
             event, deliveries = await queue.get()
             for delivery in deliveries:
                 await delivery
-            await manual.ack(event)
+            if not isinstance(event, RereadEvent):  # never delivered by Faust: nothing to ack there
+                await manual.ack(event)
             if on_finished is not None:
                 on_finished(event.message.tp, event.message.timestamp)
 
     acker = asyncio.create_task(acknowledge())
-    skips = SkipDetector()
     try:
-        async for event in manual.events():
-            # A re-delivery after a seek (already forwarded), or the event after offsets the consumer skipped: it
-            # comes again after them and is acked then (not now: an early ack could let the commit pass it).
-            if await reread_skipped(skips, event, stream.app, metrics):
-                continue
+        async for event in with_skipped(manual.events(), stream.app, metrics, reader or reader_for(stream.app)):
             metrics.events_consumed.labels(event.message.topic).inc()
             deliveries = []
             for output in route(event):
@@ -84,14 +82,38 @@ async def forward_in_order(
         await asyncio.gather(acker, return_exceptions=True)
 
 
-async def reread_skipped(skips: SkipDetector, event: EventT, app: Any, metrics: Metrics) -> bool:
-    """True when the event is not to be processed now: a re-delivery of an offset already seen, or the first event
-    after offsets the consumer skipped — then the consumer is sought back to the first missing one."""
-    message = event.message
-    verdict, offset = skips.observe(app.consumer_generation_id, message.tp, message.offset)
-    if verdict == "hole":
-        log.error("%s: offsets %d..%d were skipped by the consumer; reading them again", message.tp, offset,
-                  message.offset - 1)
-        metrics.skipped_offsets.labels(message.topic).inc(message.offset - offset)
-        await app.consumer.seek(message.tp, offset)
-    return verdict != "next"
+async def with_skipped(
+    events: AsyncIterator[EventT],
+    app: Any,
+    metrics: Metrics,
+    reader: SkippedReader,
+    decode: Callable[[bytes | None], Any] | None = None,
+) -> AsyncIterator[EventT | RereadEvent]:
+    """The agent's events, with offsets the consumer skipped read back from Kafka and yielded, in offset order,
+    before the event that revealed the hole; re-deliveries in the same consumer generation are left out.
+
+    For an agent that handles one event at a time: Faust acks the event that revealed the hole only after the agent
+    asks for the next one, so the commit cannot pass the missing offsets before they are handled. The read-back ones
+    have nothing to ack in Faust (its gap bookkeeping already counts them as done). Faust's consumer is not sought
+    back: its fetch loop would undo the seek with the rest of a batch it fetched before (streams/skipped_reader.py).
+    `decode` fills `RereadEvent.value` for agents that read the decoded value."""
+    skips = SkipDetector()
+    async for event in events:
+        message = event.message
+        verdict, first_missing = skips.observe(app.consumer_generation_id, message.tp, message.offset)
+        if verdict == "again":
+            continue
+        if verdict == "hole":
+            log.error("%s[%s]: offsets %d..%d were skipped by the consumer; reading them back", message.topic,
+                      message.partition, first_missing, message.offset - 1)
+            metrics.skipped_offsets.labels(message.topic).inc(message.offset - first_missing)
+            found = 0
+            async for missing in reader(message.tp, first_missing, message.offset):
+                found += 1
+                yield RereadEvent(missing, decode(missing.value) if decode is not None else None)
+            if found < message.offset - first_missing:
+                log.warning("%s[%s]: %d of offsets %d..%d exist (compacted, transaction markers or retention)",
+                            message.topic, message.partition, found, first_missing, message.offset - 1)
+            # The same hole again means "filled": the event now continues its partition's sequence.
+            skips.observe(app.consumer_generation_id, message.tp, message.offset)
+        yield event

@@ -155,7 +155,7 @@ class Metrics:
     def _consumer_metrics(self, r: CollectorRegistry) -> None:
         self.skipped_offsets = Counter(
             "reviewstream_skipped_offsets_total",
-            "Offsets the consumer passed over without delivering them; the agent sought back and read them.",
+            "Offsets the consumer passed over without delivering them; the agent read them back from Kafka.",
             ["topic"], registry=r)
         self.produce_errors = Counter(
             "reviewstream_produce_errors_total", "Failed sends to Kafka (retried), by topic and error type.",

@@ -1,4 +1,4 @@
-"""Noticing offsets the consumer skipped, so that the agent can seek back and read them.
+"""Noticing offsets the consumer skipped, so that the agent can read them back (streams/skipped_reader.py).
 
 Faust (0.15.3) can pass over messages it has fetched without delivering them to the stream — a batch cut short by
 its flow control or a generation change, after which its own gap bookkeeping treats the missing offsets as done, so
@@ -7,8 +7,8 @@ mid-stream, while the worker took over partitions). Kafka offsets of a plain top
 sees offset 504 right after 495 knows 496..503 went missing.
 
 `SkipDetector` is pure bookkeeping: per partition, the last offset seen in the current consumer generation.
-`observe` says whether the event continues the sequence, is a re-delivery, or comes after a hole (and which offset to
-seek back to). A hole is reported once: if reading again yields the same hole, the offsets really are absent (a
+`observe` says whether the event continues the sequence, is a re-delivery, or comes after a hole (and the first
+missing offset). A hole is reported once: if reading again yields the same hole, the offsets really are absent (a
 transactional producer's control records, a compacted topic) and the event is accepted.
 """
 
@@ -30,7 +30,7 @@ class SkipDetector:
     _reported: set[tuple[Hashable, int]] = field(default_factory=set)
 
     def observe(self, generation: object, tp: Hashable, offset: int) -> tuple[Verdict, int]:
-        """("next", offset) to process; ("again", offset) already seen; ("hole", first missing offset) to seek to."""
+        """("next", offset) to process; ("again", offset) already seen; ("hole", first missing offset) to read back."""
         if generation != self._generation:
             # A rebalance moved partitions and positions: start over.
             self._generation, self._last, self._reported = generation, {}, set()

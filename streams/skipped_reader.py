@@ -1,7 +1,7 @@
-"""Reading offsets the consumer skipped straight from Kafka, for an agent with many events in flight (reviews).
+"""Reading offsets the consumer skipped straight from Kafka (every agent: streams/pipelined.py for the review agent,
+streams/forwarding.py `with_skipped` for the forwarders and folds).
 
-The forwarders and folds fill a hole by seeking Faust's consumer back (streams/forwarding.py `reread_skipped`). The
-review agent does not, for two reasons found in faust-streaming 0.15.3's source:
+Seeking Faust's consumer back does not work, for two reasons found in faust-streaming 0.15.3's source:
 
 - `Consumer.seek` sets the partition's read offset, but the fetch loop sets it again after every message it hands
   to the stream, including the rest of a batch it fetched before the seek. When the agent is slower than its input
@@ -10,7 +10,7 @@ review agent does not, for two reasons found in faust-streaming 0.15.3's source:
 - The events already queued behind the one that revealed the hole arrive before the re-read, and telling them from
   the re-read takes guessing; with many events in flight a wrong guess means a lost review or a stuck partition.
 
-So the agent leaves Faust's position alone and reads the missing offsets with a short-lived consumer of its own (no
+So the agents leave Faust's position alone and reads the missing offsets with a short-lived consumer of its own (no
 group, nothing committed), before it takes the event that revealed the hole. Faust never delivered those messages and
 its gap bookkeeping counts them as done already, so they are not acked through Faust: the agent only holds back the
 ack of the revealing event (and so the commit) until they are finished.
@@ -22,11 +22,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
-__all__ = ["KafkaSkippedReader", "RereadEvent", "RereadMessage", "SkippedOffsetsUnreadable", "SkippedReader"]
+__all__ = ["KafkaSkippedReader", "RereadEvent", "RereadMessage", "SkippedOffsetsUnreadable", "SkippedReader",
+           "reader_for"]
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,11 @@ class RereadMessage:
 
 @dataclass(frozen=True, slots=True)
 class RereadEvent:
-    """Stands for a Faust event that was never delivered; it has nothing to ack in Faust."""
+    """Stands for a Faust event that was never delivered; it has nothing to ack in Faust. `value` is the message
+    decoded as the topic would decode it, when the agent asked for that (the folds read `event.value`)."""
 
     message: RereadMessage
+    value: Any = None
 
 
 # (partition, first missing offset, offset of the event that revealed the hole) → the messages in between, in order.
@@ -108,3 +112,8 @@ class KafkaSkippedReader:
                         f"they are replayed from the committed offset")
         finally:
             await consumer.stop()
+
+
+def reader_for(app: Any) -> KafkaSkippedReader:
+    """A reader of the brokers the app consumes from."""
+    return KafkaSkippedReader(",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker))

@@ -122,6 +122,25 @@ async def test_profiles_equal_the_reference_after_sigkill_and_recovery_from_the_
     assert second.poll() is None
 
 
+@pytest.mark.timeout(300)
+async def test_offsets_the_consumer_skips_are_read_back_into_the_profiles(deployment: Deployment) -> None:
+    """The consumer passes over offsets of a clickstream partition and of a profile-events partition (see
+    tests/integration/skip_injection.py): the forwarder and the fold notice the holes and read them back, so the
+    profiles still equal the reference."""
+    clicks = make_clicks(1500, seed=19)
+    settings = deployment.settings
+    await produce_all(deployment, clicks, [])
+    drops = f"{settings.clickstream_topic}:0:3-9,{settings.profile_events_topic}:1:20-31"
+    worker = deployment.start_worker("w1", entry="tests.integration.skip_injection", RS_TEST_DROP_OFFSETS=drops)
+    problems = await profiles_match(deployment.web_ports["w1"], reference_profiles(clicks, []))
+    log = deployment.log_tail("w1", 200_000)
+    assert log.count("skip injection: dropped") == 7 + 12, "the injection must have taken effect for this to count"
+    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + log[-5000:]
+    assert f"{settings.clickstream_topic}[0]: offsets 3..9 were skipped by the consumer; reading them back" in log
+    assert f"{settings.profile_events_topic}[1]: offsets 20..31 were skipped by the consumer; reading them back" in log
+    assert worker.poll() is None
+
+
 async def test_two_workers_share_partitions_and_one_leaving_loses_nothing(deployment: Deployment) -> None:
     clicks = make_clicks(3000, seed=11)
     reviews = make_reviews(clicks, 80)
