@@ -9,14 +9,14 @@ Windows live in a plain table keyed `product_id:window_start` rather than a Faus
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from faust.types import StreamT
 
 from models.alerts import ProductAlertState, evaluate_product, expire_incidents
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
 from models.profile import InsightFacts, insight_facts
-from models.profile_event import ProfileEvent
+from models.profile_event import ProfileEvent, decode_profile_event
 from streams.alerting import publish_alerts
 from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.dead_letters import dead_letter
@@ -42,11 +42,11 @@ INCIDENTS_DUE = DueIndex()
 @app.agent(product_events_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
     # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), ProfileEvent.loads):
+    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), decode_profile_event):
         metrics.events_consumed.labels(settings.product_events_topic).inc()
         started = time.perf_counter()
         try:
-            await _fold(event.value, event.message.partition)
+            await _fold(cast(ProfileEvent, event.value), event.message.partition)
         except (KeyError, TypeError, ValueError) as exc:
             await dead_letter(event, exc, stage="fold")
         metrics.processing_duration.labels("products").observe(time.perf_counter() - started)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from faust.types import StreamT
 
@@ -23,7 +23,7 @@ from models.alerts import UserAlertState, evaluate_user, expire_incidents
 from models.click import ClickEvent
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
 from models.profile import ProfileConfig, UserProfile, fold_click, fold_insight, insight_facts
-from models.profile_event import ProfileEvent
+from models.profile_event import ProfileEvent, decode_profile_event
 from models.session import Session, SessionConfig, SessionState, expire, observe
 from streams.alerting import publish_alerts
 from streams.app import (
@@ -73,11 +73,11 @@ async def _publish_session(session: Session) -> None:
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
     # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), ProfileEvent.loads):
+    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), decode_profile_event):
         metrics.events_consumed.labels(settings.profile_events_topic).inc()
         started = time.perf_counter()
         try:
-            await _fold(event.value, event.message.partition)
+            await _fold(cast(ProfileEvent, event.value), event.message.partition)
         except (KeyError, TypeError, ValueError) as exc:
             await dead_letter(event, exc, stage="fold")
         metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import faust
+import orjson
 
 from models.profile import SourceRef
 
-__all__ = ["ProfileEvent", "ProfileEventKind"]
+__all__ = ["ProfileEvent", "ProfileEventKind", "decode_profile_event"]
 
 ProfileEventKind = Literal["click", "insight"]
 
@@ -27,3 +28,10 @@ class ProfileEvent(faust.Record, include_metadata=False, serializer="json"):
     @property
     def source(self) -> SourceRef:
         return SourceRef(self.source_topic, self.source_partition, self.source_offset)
+
+
+def decode_profile_event(raw: bytes | None) -> ProfileEvent:
+    """A ProfileEvent from the bytes the topic holds (for messages read outside Faust)."""
+    if raw is None:
+        raise ValueError("a profile event without a value")
+    return ProfileEvent.from_data(orjson.loads(raw))

@@ -83,12 +83,12 @@ async def forward_in_order(
 
 
 async def with_skipped(
-    events: AsyncIterator[EventT],
+    events: AsyncIterator[EventT[Any]],
     app: Any,
     metrics: Metrics,
     reader: SkippedReader,
     decode: Callable[[bytes | None], Any] | None = None,
-) -> AsyncIterator[EventT | RereadEvent]:
+) -> AsyncIterator[EventT[Any]]:
     """The agent's events, with offsets the consumer skipped read back from Kafka and yielded, in offset order,
     before the event that revealed the hole; re-deliveries in the same consumer generation are left out.
 
@@ -96,7 +96,8 @@ async def with_skipped(
     asks for the next one, so the commit cannot pass the missing offsets before they are handled. The read-back ones
     have nothing to ack in Faust (its gap bookkeeping already counts them as done). Faust's consumer is not sought
     back: its fetch loop would undo the seek with the rest of a batch it fetched before (streams/skipped_reader.py).
-    `decode` fills `RereadEvent.value` for agents that read the decoded value."""
+    `decode` fills `RereadEvent.value` for agents that read the decoded value. A `RereadEvent` is typed as the Faust
+    event it stands for: handlers read only its `message` fields and `value`."""
     skips = SkipDetector()
     async for event in events:
         message = event.message
@@ -110,7 +111,7 @@ async def with_skipped(
             found = 0
             async for missing in reader(message.tp, first_missing, message.offset):
                 found += 1
-                yield RereadEvent(missing, decode(missing.value) if decode is not None else None)
+                yield cast(EventT[Any], RereadEvent(missing, decode(missing.value) if decode is not None else None))
             if found < message.offset - first_missing:
                 log.warning("%s[%s]: %d of offsets %d..%d exist (compacted, transaction markers or retention)",
                             message.topic, message.partition, found, first_missing, message.offset - 1)
