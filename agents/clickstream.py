@@ -1,4 +1,7 @@
-"""`clickstream` → validate → `<app>-profile-events` keyed by user_id (bad events → `dead-letters`)."""
+"""`clickstream` → validate → `<app>-profile-events` keyed by user_id (bad events → `dead-letters`).
+
+Only when the clickstream is not keyed by user (REVIEWSTREAM_CLICKS_KEYED_BY_USER=false); otherwise the profile fold
+reads the clickstream itself and repartitions just the clicks that arrive on another user's partition."""
 
 from __future__ import annotations
 
@@ -7,14 +10,14 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from models.click import parse_click
+from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
 from models.profile_event import ProfileEvent
-from streams.app import app, clickstream_topic, lag, metrics, profile_events_topic
+from streams.app import app, clickstream_topic, lag, metrics, profile_events_topic, settings
 from streams.dead_letters import dead_letter_output
 from streams.forwarding import Output, forward_in_order
 
-__all__ = ["route_click", "route_clicks"]
+__all__ = ["repartitioned_click", "route_click", "route_clicks"]
 
 
 def route_click(event: EventT) -> Sequence[Output]:
@@ -23,12 +26,17 @@ def route_click(event: EventT) -> Sequence[Output]:
         click = parse_click(message.value)
     except InvalidEvent as exc:
         return [dead_letter_output(event, exc.reason, exc.detail, exc)]
+    return [repartitioned_click(event, click)]
+
+
+def repartitioned_click(event: EventT, click: ClickEvent) -> Output:
+    """The click on its way to its user's partition of the profile events, with where it came from."""
+    message = event.message
     forwarded = ProfileEvent(kind="click", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=click.to_dict())
-    return [Output(profile_events_topic, click.user_id, forwarded)]
+    return Output(profile_events_topic, click.user_id, forwarded)
 
 
-@app.agent(clickstream_topic, name="clickstream")
 async def route_clicks(stream: StreamT[Any]) -> None:
     try:
         await forward_in_order(stream, route_click, metrics=metrics, agent="clickstream",
@@ -37,3 +45,7 @@ async def route_clicks(stream: StreamT[Any]) -> None:
         # Unacked events are replayed after a restart; carrying on could skip them.
         await app.crash(exc)
         raise
+
+
+if not settings.clicks_keyed_by_user:
+    app.agent(clickstream_topic, name="clickstream")(route_clicks)

@@ -1,5 +1,6 @@
-"""`<app>-profile-events` → the `profiles` and `sessions` tables → `user-profiles` and `user-sessions`; the
-`vip_unhappy` alert rule → `alerts`; marketing triggers → `<app>-marketing-triggers` (agents/marketing.py writes them).
+"""`<app>-profile-events` (and the clickstream itself when it is keyed by user) → the `profiles` and `sessions`
+tables → `user-profiles` and `user-sessions`; the `vip_unhappy` alert rule → `alerts`; marketing triggers →
+`<app>-marketing-triggers` (agents/marketing.py writes them).
 
 One event at a time per partition, in order (the folds skip anything at or below the highest source offset they
 have seen, which makes a replay after a crash harmless). A profile is published when it changes meaningfully (first
@@ -15,19 +16,30 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
+from agents.clickstream import repartitioned_click
 from models.alerts import UserAlertState, evaluate_user, expire_incidents
-from models.click import ClickEvent
+from models.click import ClickEvent, parse_click
+from models.errors import InvalidEvent
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
-from models.profile import ProfileConfig, UserProfile, fold_click, fold_insight, insight_facts
+from models.profile import (
+    ProfileConfig,
+    ProfileUpdate,
+    SourceRef,
+    UserProfile,
+    fold_click,
+    fold_insight,
+    insight_facts,
+)
 from models.profile_event import ProfileEvent, decode_profile_event
 from models.session import Session, SessionConfig, SessionState, expire, observe
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
+    lag,
     marketing_triggers_topic,
     metrics,
     product_events_topic,
@@ -36,7 +48,7 @@ from streams.app import (
     sessions_topic,
     settings,
 )
-from streams.dead_letters import dead_letter
+from streams.dead_letters import dead_letter, dead_letter_output
 from streams.due_index import DueIndex
 from streams.forwarding import with_skipped
 from streams.rule_configs import alert_config, marketing_config
@@ -69,39 +81,79 @@ async def _publish_session(session: Session) -> None:
     metrics.events_produced.labels(settings.sessions_topic).inc()
 
 
-@app.agent(profile_events_topic, name="profiles")
+# What the fold reads, as raw bytes: the repartitioned events (insights, ticks, clicks from elsewhere) and — when the
+# shop keys its clickstream by user — the clickstream itself, which saves every well-keyed click a produce, a consume
+# and two codecs. Faust co-partitions the two topics (same partition count, checked at startup): a user's clicks and
+# insights meet on the same partition number, which is the partition of their table rows.
+_inputs = ((settings.profile_events_topic, settings.clickstream_topic) if settings.clicks_keyed_by_user
+           else (settings.profile_events_topic,))
+profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                           partitions=settings.topic_partitions)
+
+
+@app.agent(profile_inputs, name="profiles")
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
     # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), decode_profile_event):
-        metrics.events_consumed.labels(settings.profile_events_topic).inc()
+    async for event in with_skipped(stream.events(), app, metrics, reader_for(app)):
+        message = event.message
+        metrics.events_consumed.labels(message.topic).inc()
         started = time.perf_counter()
         try:
-            await _fold(cast(ProfileEvent, event.value), event.message.partition)
+            if message.topic == settings.clickstream_topic:
+                await _on_clickstream(event)
+                lag.note_finished(message.tp, message.timestamp)
+            else:
+                await _fold(decode_profile_event(message.value), message.partition)
         except (KeyError, TypeError, ValueError) as exc:
             await dead_letter(event, exc, stage="fold")
         metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)
 
 
+async def _on_clickstream(event: EventT[Any]) -> None:
+    """A click read from the clickstream: folded here when it is on its user's partition, else repartitioned."""
+    message = event.message
+    try:
+        click = parse_click(message.value)
+    except InvalidEvent as exc:
+        output = dead_letter_output(event, exc.reason, exc.detail, exc)
+    else:
+        if _partition_of(click.user_id) == message.partition:
+            await _fold_click(click, SourceRef(message.topic, message.partition, message.offset), message.partition)
+            return
+        # Keyed by something else (or no metadata yet): the user's rows live on another partition.
+        output = repartitioned_click(event, click)
+    await output.topic.send(key=output.key.encode("utf-8"), value=output.value, force=True)
+    metrics.events_produced.labels(output.topic.get_topic_name()).inc()
+
+
 async def _fold(forwarded: ProfileEvent, partition: int) -> None:
     if forwarded.kind == "tick":
         await _on_tick(partition, float(forwarded.payload["now"]))
-        return
-    if forwarded.kind == "click":
-        click = ClickEvent(**forwarded.payload)
-        user_id = click.user_id
-        before = profiles.get(user_id)
-        update = fold_click(before, click, forwarded.source, PROFILE_CONFIG)
-        state, closed = observe(sessions.get(user_id), click, forwarded.source, SESSION_CONFIG)
-        sessions[user_id] = state
-        SESSIONS_DUE.push(partition, _session_due(state), user_id)
-        WATERMARK.observe(click.ts)
-        if closed is not None:
-            await _publish_session(closed)
+    elif forwarded.kind == "click":
+        await _fold_click(ClickEvent(**forwarded.payload), forwarded.source, partition)
     else:
         user_id = str(forwarded.payload["user_id"])
         before = profiles.get(user_id)
         update = fold_insight(before, forwarded.payload, forwarded.source, PROFILE_CONFIG)
+        await _apply(user_id, before, update, partition, insight=forwarded.payload)
+
+
+async def _fold_click(click: ClickEvent, source: SourceRef, partition: int) -> None:
+    user_id = click.user_id
+    before = profiles.get(user_id)
+    update = fold_click(before, click, source, PROFILE_CONFIG)
+    state, closed = observe(sessions.get(user_id), click, source, SESSION_CONFIG)
+    sessions[user_id] = state
+    SESSIONS_DUE.push(partition, _session_due(state), user_id)
+    WATERMARK.observe(click.ts)
+    if closed is not None:
+        await _publish_session(closed)
+    await _apply(user_id, before, update, partition, insight=None)
+
+
+async def _apply(user_id: str, before: UserProfile | None, update: ProfileUpdate, partition: int,
+                 insight: dict[str, Any] | None) -> None:
     if update.changed:
         profiles[user_id] = update.profile
     if update.meaningful:
@@ -109,8 +161,8 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         metrics.events_produced.labels(settings.profiles_topic).inc()
     if not update.changed:
         return  # a replay: its alerts and messages went out the first time
-    if forwarded.kind == "insight":
-        await _after_insight(update.profile, forwarded.payload, partition)
+    if insight is not None:
+        await _after_insight(update.profile, insight, partition)
     if _schedule_facts(before) != _schedule_facts(update.profile):  # most clicks change neither cart nor orders
         _reschedule(update.profile, partition)
 

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     store: str = Field("rocksdb://", description="table store URL: rocksdb:// or memory://")
     table_standby_replicas: int = Field(0, ge=0, description="standby copies of each table partition on other workers")
     session_gap_s: float = Field(1800.0, gt=0, description="inactivity that ends a clickstream session")
+    clicks_keyed_by_user: bool = Field(
+        True, description="the clickstream is keyed by user_id with topic_partitions partitions: the profile fold "
+        "reads it directly (clicks on another partition still take the repartition topic); false: every click is "
+        "repartitioned")
     window_size_s: int = Field(3600, ge=1, description="per-product sentiment window length")
     window_step_s: int = Field(3600, ge=1, description="hop between windows (= size: tumbling)")
     windows_kept_per_product: int = Field(48, ge=1, description="recent windows kept per product")

@@ -83,3 +83,24 @@ async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def check_clickstream_partitions(settings: Settings) -> None:
+    """With `clicks_keyed_by_user` the profile fold reads the clickstream beside its own topic, so both must have
+    `topic_partitions` partitions (Faust co-partitions them and the tables follow the partition number)."""
+    if not settings.clicks_keyed_by_user:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
+    await admin.start()
+    try:
+        described = await admin.describe_topics([settings.clickstream_topic])
+    finally:
+        await admin.close()
+    for topic in described:
+        partitions = len(topic.get("partitions") or ())
+        if partitions and partitions != settings.topic_partitions:
+            raise SystemExit(
+                f"the clickstream topic {settings.clickstream_topic!r} has {partitions} partitions, not "
+                f"REVIEWSTREAM_TOPIC_PARTITIONS={settings.topic_partitions}: set REVIEWSTREAM_TOPIC_PARTITIONS to "
+                f"{partitions} for a new deployment, or REVIEWSTREAM_CLICKS_KEYED_BY_USER=false to repartition "
+                f"every click")

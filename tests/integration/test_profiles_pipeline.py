@@ -126,18 +126,44 @@ async def test_profiles_equal_the_reference_after_sigkill_and_recovery_from_the_
 async def test_offsets_the_consumer_skips_are_read_back_into_the_profiles(deployment: Deployment) -> None:
     """The consumer passes over offsets of a clickstream partition and of a profile-events partition (see
     tests/integration/skip_injection.py): the forwarder and the fold notice the holes and read them back, so the
-    profiles still equal the reference."""
+    profiles still equal the reference. Every click is repartitioned here, so that both agents see holes."""
     clicks = make_clicks(1500, seed=19)
     settings = deployment.settings
     await produce_all(deployment, clicks, [])
     drops = f"{settings.clickstream_topic}:0:3-9,{settings.profile_events_topic}:1:20-31"
-    worker = deployment.start_worker("w1", entry="tests.integration.skip_injection", RS_TEST_DROP_OFFSETS=drops)
+    worker = deployment.start_worker("w1", entry="tests.integration.skip_injection", RS_TEST_DROP_OFFSETS=drops,
+                                     REVIEWSTREAM_CLICKS_KEYED_BY_USER="false")
     problems = await profiles_match(deployment.web_ports["w1"], reference_profiles(clicks, []))
     log = deployment.log_tail("w1", 200_000)
     assert log.count("skip injection: dropped") == 7 + 12, "the injection must have taken effect for this to count"
     assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + log[-5000:]
     assert f"{settings.clickstream_topic}[0]: offsets 3..9 were skipped by the consumer; reading them back" in log
     assert f"{settings.profile_events_topic}[1]: offsets 20..31 were skipped by the consumer; reading them back" in log
+    assert worker.poll() is None
+
+
+async def test_clicks_keyed_by_something_else_reach_their_users_partition(deployment: Deployment) -> None:
+    """The fold reads the clickstream directly; clicks that a tracker keyed by its own visitor id land on other
+    partitions than their user's and are repartitioned there, so the profiles are the same as with clicks keyed by
+    user_id. (One key per user keeps each user's clicks in order; a key per event would not, and the cart, which
+    depends on the order of adds and removes, could then differ whatever the worker does.)"""
+    clicks = make_clicks(1200, seed=23)
+    reviews = make_reviews(clicks, 30)
+    await deployment.produce([orjson.dumps(c) for c in clicks], topic=deployment.settings.clickstream_topic,
+                             keys=[f"visitor-{c['user_id']}".encode() for c in clicks])
+    await deployment.produce([orjson.dumps(r) for r in reviews])
+    worker = deployment.start_worker("w1")
+    expected = reference_profiles(clicks, await all_insights(deployment, reviews))
+    problems = await profiles_match(deployment.web_ports["w1"], expected)
+    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
+        deployment.log_tail("w1")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{deployment.web_ports['w1']}/metrics") as response:
+            exposition = await response.text()
+    produced = f'reviewstream_events_produced_total{{topic="{deployment.settings.profile_events_topic}"}}'
+    repartitioned = float(next(line.split()[-1] for line in exposition.splitlines() if line.startswith(produced)))
+    # The insights go this way too; most of the 1,200 clicks must have as well (a user's partition is 1 in 4).
+    assert repartitioned > len(reviews) + len(clicks) / 2
     assert worker.poll() is None
 
 
