@@ -136,6 +136,7 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         user_id = str(forwarded.payload["user_id"])
         before = profiles.get(user_id)
         update = fold_insight(before, forwarded.payload, forwarded.source, PROFILE_CONFIG)
+        metrics.profile_folds.labels("insight").inc()
         await _apply(user_id, before, update, partition, insight=forwarded.payload)
 
 
@@ -143,6 +144,7 @@ async def _fold_click(click: ClickEvent, source: SourceRef, partition: int) -> N
     user_id = click.user_id
     before = profiles.get(user_id)
     update = fold_click(before, click, source, PROFILE_CONFIG)
+    metrics.profile_folds.labels("click").inc()
     state, closed = observe(sessions.get(user_id), click, source, SESSION_CONFIG)
     sessions[user_id] = state
     SESSIONS_DUE.push(partition, _session_due(state), user_id)

@@ -5,8 +5,8 @@
 Both sides read the same events from the same broker (the project's Kafka on KAFKA_PORT, default 19092):
 - baseline: one aiokafka consumer reads the topic and, per event, parses the JSON and produces it to another topic,
   committing as it goes — what a hand-written repartitioner does, with no state;
-- worker: `reviewstream worker` (RocksDB tables) validates each click, repartitions it by user, folds it into the
-  user's profile (table + changelog) and session, and publishes meaningful changes.
+- worker: `reviewstream worker` (RocksDB tables) validates each click (keyed by user, so read by the profile fold
+  directly), folds it into the user's profile (table + changelog) and session, and publishes meaningful changes.
 Throughput is events per second from the first to the last event handled; `ratio` = worker / baseline.
 The worker's peak resident memory is sampled from its /metrics (process_resident_memory_bytes) during the run;
 with `--users` equal to `--events` every event creates a profile (1,000,000 distinct users by default).
@@ -109,7 +109,7 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
         return {}
     figures = {}
     for name, pattern in (("rss", r"^process_resident_memory_bytes (\S+)"),
-                          ("folded", r'^reviewstream_events_consumed_total\{topic="[^"]*profile-events"\} (\S+)')):
+                          ("folded", r'^reviewstream_profile_folds_total\{kind="click"\} (\S+)')):
         match = re.search(pattern, text, re.MULTILINE)
         if match:
             figures[name] = float(match.group(1))

@@ -160,6 +160,9 @@ class Metrics:
         self.produce_errors = Counter(
             "reviewstream_produce_errors_total", "Failed sends to Kafka (retried), by topic and error type.",
             ["topic", "error"], registry=r)
+        self.profile_folds = Counter(
+            "reviewstream_profile_folds_total", "Clicks and review insights folded into user profiles, by kind.",
+            ["kind"], registry=r)
         self.table_keys = Gauge(
             "reviewstream_table_keys", "Keys in a Faust table on this worker (RocksDB estimate), by table.",
             ["table"], registry=r)
