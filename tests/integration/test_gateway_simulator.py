@@ -12,10 +12,11 @@ from prometheus_client import generate_latest
 
 from models.marketing import MarketingTrigger
 from streams.llm.analyzer import ReviewText
+from streams.llm.batch_format import BATCH_SYSTEM_PROMPT, parse_batch_reviews
 from streams.llm.errors import TransientLLMError
 from streams.llm.gateway import PRIORITY_MARKETING, CircuitOpen, GatewayConfig, LLMGateway
 from streams.llm.marketing_writer import RESPONSE_FORMAT, MessageWriter, build_marketing_messages
-from streams.llm.prompt import BATCH_SYSTEM_PROMPT, SYSTEM_PROMPT, parse_review_blocks
+from streams.llm.prompt import SYSTEM_PROMPT, parse_review_blocks
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.llm.transport import OpenAITransport
 from streams.llm.validation import validate_analysis
@@ -72,7 +73,9 @@ async def test_batches_share_the_instructions_and_every_item_is_validated() -> N
         validate_analysis(reply.analysis.to_dict(), review["text"])
     batched = [r for r in requests if r["messages"][0]["content"] == BATCH_SYSTEM_PROMPT]
     assert batched, "reviews arriving together go in one request"
-    assert sum(len(parse_review_blocks(r["messages"][-1]["content"])) for r in requests) >= len(reviews)
+    users = [r["messages"][-1]["content"] for r in requests]
+    sent = sum(len(parse_batch_reviews(user) or parse_review_blocks(user)) for user in users)
+    assert sent >= len(reviews)
     assert gateway.stats.requests < len(reviews) / 2
 
 
@@ -128,7 +131,9 @@ async def test_injection_in_a_batch_stays_inside_its_own_block() -> None:
         validate_analysis(reply.analysis.to_dict(), attack)
     for request in requests:
         assert request["messages"][0]["content"] in (SYSTEM_PROMPT, BATCH_SYSTEM_PROMPT)
-        blocks = parse_review_blocks(request["messages"][-1]["content"])
+        user = request["messages"][-1]["content"]
+        blocks = parse_batch_reviews(user) or parse_review_blocks(user)
+        assert blocks, "every request carries its reviews as delimited data"
         assert {b["text"] for b in blocks} <= set(attacks)
 
 

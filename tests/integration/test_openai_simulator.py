@@ -25,13 +25,13 @@ import pytest
 
 from models.insight import ReviewAnalysis
 from streams.llm.analyzer import Analyzer, ReviewText
+from streams.llm.batch_format import batch_response_format, build_batch_messages, expand_item, parse_batch_reply
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
 from streams.llm.openai_analyzer import LOCAL_PLACEHOLDER_API_KEY, LLMRateLimited, OpenAIAnalyzer
 from streams.llm.prompt import (
     SYSTEM_PROMPT,
-    batch_response_format_for_schema,
-    build_batch_messages,
     build_messages,
+    estimate_text_tokens,
     estimate_tokens,
     parse_review_blocks,
     response_format_for_schema,
@@ -360,38 +360,39 @@ async def test_prompt_injection_never_changes_the_output_schema(
 async def test_batch_contract(start_sim: StartSim) -> None:
     sim = await start_sim(seed=6)
     reviews = [ReviewText("Great sound!"), ReviewText("物流太慢了", lang_hint="zh"), ReviewText(INJECTIONS[1])]
-    messages, ids = build_batch_messages(reviews)
+    messages = build_batch_messages(reviews)
     client = openai.AsyncOpenAI(base_url=sim.base_url, api_key="k", max_retries=0)
     try:
-        completion = await client.chat.completions.create(**request(messages, batch_response_format_for_schema()))
+        completion = await client.chat.completions.create(**request(messages, batch_response_format()))
         content = completion.choices[0].message.content
         assert content is not None
         items = json.loads(content)["items"]
-        assert [item["id"] for item in items] == ids
+        assert [item[0] for item in items] == [0, 1, 2]
         for review, item in zip(reviews, items, strict=True):
-            analysis = {k: v for k, v in item.items() if k != "id"}
+            _, analysis = expand_item(item)
+            # The same analysis a single request gets, only written compactly.
+            assert analysis == simulate_analysis(review.text, review.lang_hint, review.rating)
             assert_valid(validate_analysis(analysis, review.text), review.text)
         assert sim.stats()["batch_requests"] == 1 and sim.stats()["batch_items"] == 3
+        assert completion.usage is not None
+        assert completion.usage.completion_tokens == estimate_text_tokens(content), "counted from the content"
 
         # An invalid batch reply is either unparsable or has a missing or broken item: per-item checks catch it.
         sim.config.invalid_rate = 1.0
         for _ in range(6):
-            completion = await client.chat.completions.create(**request(messages, batch_response_format_for_schema()))
-            assert not _batch_fully_valid(completion.choices[0].message.content, reviews, ids)
+            completion = await client.chat.completions.create(**request(messages, batch_response_format()))
+            assert not _batch_fully_valid(completion.choices[0].message.content, reviews)
     finally:
         await client.close()
 
 
-def _batch_fully_valid(content: str | None, reviews: list[ReviewText], ids: list[str]) -> bool:
-    try:
-        items = json.loads(content or "")["items"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    if [item.get("id") for item in items] != ids:
+def _batch_fully_valid(content: str | None, reviews: list[ReviewText]) -> bool:
+    items = parse_batch_reply(content)
+    if sorted(items) != list(range(len(reviews))):
         return False
     try:
-        for review, item in zip(reviews, items, strict=True):
-            validate_analysis({k: v for k, v in item.items() if k != "id"}, review.text)
+        for n, review in enumerate(reviews):
+            validate_analysis(expand_item(items[n])[1], review.text)
     except InvalidReply:
         return False
     return True
