@@ -257,17 +257,18 @@ def compact_item(n: int, analysis: Mapping[str, Any]) -> list[Any]:
     ]
 
 
-def parse_batch_reply(content: str | None) -> dict[int, Any]:
+def parse_batch_reply(content: str | None, *, truncated: bool = False) -> dict[int, Any]:
     """The raw answer items of a batch reply by line number; {} when the reply is not the `{"items": [...]}` object.
 
     An item without a usable line number is left out, and so is every item of a line number that appears twice (which
-    of them belongs to the review is unknowable): those reviews are resent singly."""
+    of them belongs to the review is unknowable): those reviews are resent singly. A reply cut off by `max_tokens`
+    (`truncated`) still yields the items it finished, so only the unfinished ones are resent."""
     if not content:
         return {}
     try:
         data = orjson.loads(content)
     except orjson.JSONDecodeError:
-        return {}
+        data = {"items": _finished_items(content)} if truncated else None
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
         return {}
@@ -281,3 +282,24 @@ def parse_batch_reply(content: str | None) -> dict[int, Any]:
             repeated.add(n)
         by_line[n] = item
     return {n: item for n, item in by_line.items() if n not in repeated}
+
+
+_ITEMS_START: Final = re.compile(r'\A\s*\{\s*"items"\s*:\s*\[')
+
+
+def _finished_items(cut_off: str) -> list[Any]:
+    """The complete array elements at the start of a `{"items": [...` reply that stops mid-way."""
+    start = _ITEMS_START.match(cut_off)
+    if start is None:
+        return []
+    decoder = json.JSONDecoder()
+    items: list[Any] = []
+    pos = start.end()
+    while True:
+        while pos < len(cut_off) and cut_off[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            item, pos = decoder.raw_decode(cut_off, pos)
+        except ValueError:
+            return items
+        items.append(item)

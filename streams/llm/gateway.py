@@ -421,7 +421,7 @@ class LLMGateway:
                 return await self._repair(job, reply, exc)
             self._resolve(job, analysis, reply.model, share_in, share_out)
             return []
-        answered = {} if reply.truncated else parse_batch_reply(reply.content)
+        answered = parse_batch_reply(reply.content, truncated=reply.truncated)
         leftovers: list[_Job] = []
         for line, job in enumerate(jobs):
             item = answered.get(line)

@@ -173,6 +173,16 @@ def test_parse_batch_reply_keeps_only_unambiguous_items() -> None:
     assert parse_batch_reply(json.dumps({"items": twice})) == {0: item}
 
 
+def test_a_cut_off_reply_still_yields_the_items_it_finished() -> None:
+    items = [compact_item(n, simulate_analysis(t)) for n, t in enumerate(TEXTS[:3])]
+    content = json.dumps({"items": items}, ensure_ascii=False)
+    cut = content[: content.index(json.dumps(items[2], ensure_ascii=False)) + 20]
+    assert parse_batch_reply(cut, truncated=True) == {0: items[0], 1: items[1]}
+    assert parse_batch_reply(cut) == {}, "an unparsable reply that was not cut off yields nothing"
+    assert parse_batch_reply('{"items": [', truncated=True) == {}
+    assert parse_batch_reply('Sure! {"items": [' + json.dumps(items[0]), truncated=True) == {}
+
+
 def test_response_format_is_strict_and_matches_what_expand_accepts() -> None:
     rf = batch_response_format()
     assert rf["type"] == "json_schema"
@@ -193,8 +203,9 @@ class ScriptedTransport:
 
     model = "scripted"
 
-    def __init__(self, batch_answer: Any) -> None:
+    def __init__(self, batch_answer: Any, cut_batches_at: int | None = None) -> None:
         self.batch_answer = batch_answer
+        self.cut_batches_at = cut_batches_at  # characters, like a max_tokens limit
         self.requests: list[tuple[list[ChatMessage], Mapping[str, Any]]] = []
 
     async def complete(self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *,
@@ -202,12 +213,16 @@ class ScriptedTransport:
         self.requests.append((list(messages), response_format))
         user = messages[-1]["content"]
         lines = parse_batch_reviews(user)
+        truncated = False
         if lines:
             content = self.batch_answer(lines)
+            if self.cut_batches_at is not None and len(content) > self.cut_batches_at:
+                content, truncated = content[: self.cut_batches_at], True
         else:
             block = parse_review_blocks(user)[0]
             content = json.dumps(simulate_analysis(block["text"]))
-        return ChatReply(content=content, model=self.model, prompt_tokens=100, completion_tokens=50)
+        return ChatReply(content=content, model=self.model, prompt_tokens=100, completion_tokens=50,
+                         truncated=truncated)
 
     async def aclose(self) -> None:
         pass
@@ -255,3 +270,13 @@ async def test_gateway_resends_every_review_of_an_unparsable_batch() -> None:
     analyses = await _analyse(transport, TEXTS[:3])
     assert len(transport.requests) == 4
     assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:3]]
+
+
+async def test_gateway_resends_only_what_a_cut_off_batch_did_not_finish() -> None:
+    full = json.dumps({"items": [compact_item(n, simulate_analysis(t)) for n, t in enumerate(TEXTS[:4])]})
+    cut_at = full.index("[2, ")  # items 0 and 1 complete, 2 and 3 lost to the length limit
+    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines)}), cut_batches_at=cut_at + 10)
+    analyses = await _analyse(transport, TEXTS[:4])
+    singles = [m for m, _ in transport.requests if m[0]["content"] == SYSTEM_PROMPT]
+    assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[2:4])
+    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
