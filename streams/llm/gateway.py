@@ -7,9 +7,9 @@ Shaped like Flink's async I/O operator (bounded in-flight requests, per-attempt 
 - a requests+tokens rate limiter charged from an estimate, settled with the real usage, lowered by the provider's
   `x-ratelimit-remaining-*` headers, and a shared cool-down after a 429 that honours `retry-after`;
 - micro-batching: reviews that arrive together share one instruction block in one request, in a compact wire
-  format (`streams.llm.batch_format`: a line per review, a short positional answer per review) that is expanded back
-  into the full `ReviewAnalysis`; each item is validated on its own and the missing or invalid ones are sent again
-  alone;
+  format (`streams.llm.batch_format`: a line per review, a short answer per review, keyed or positional:
+  `batch_answer`) that is expanded back into the full `ReviewAnalysis`; each item is validated on its own and the
+  missing or invalid ones are sent again alone;
 - a cache keyed by the normalised redacted text, and joining of identical reviews already in flight;
 - retries with exponential backoff and full jitter; a circuit breaker that fails fast while the model keeps
   failing, so the caller answers from the offline analyzer (`degraded: true`) instead of waiting;
@@ -32,7 +32,9 @@ from typing import Any, Literal
 from models.insight import ReviewAnalysis
 from streams.llm.analyzer import AnalyzerReply, ReviewText
 from streams.llm.batch_format import (
+    DEFAULT_BATCH_ANSWER,
     LINE_OVERHEAD_TOKENS,
+    BatchAnswer,
     batch_response_format,
     build_batch_messages,
     expand_item,
@@ -101,6 +103,9 @@ class GatewayConfig:
     # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
     # grammar; its json_schema mode fails).
     response_format: ResponseFormatMode = "json_schema"
+    # The shape of a batch's answer items: "keyed" (short-key objects; the strict schema OpenAI accepts) or "tuple"
+    # (positional arrays, fewer tokens; needs prefixItems, which llama.cpp and vLLM accept and OpenAI does not).
+    batch_answer: BatchAnswer = DEFAULT_BATCH_ANSWER
     # US dollars per million tokens, for the cost metric (gpt-4o-mini list prices by default).
     price_input_per_mtok: float = 0.15
     price_output_per_mtok: float = 0.60
@@ -291,8 +296,8 @@ class LLMGateway:
         if len(jobs) == 1:
             messages, response_format = build_messages(jobs[0].review), self._format(response_format_for_schema())
         else:
-            messages = build_batch_messages([j.review for j in jobs])
-            response_format = self._format(batch_response_format())
+            messages = build_batch_messages([j.review for j in jobs], self.config.batch_answer)
+            response_format = self._format(batch_response_format(self.config.batch_answer))
         estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
         return await self._request(messages, response_format, estimate, len(jobs), priority,
                                    self._max_tokens(len(jobs)))
@@ -421,14 +426,14 @@ class LLMGateway:
                 return await self._repair(job, reply, exc)
             self._resolve(job, analysis, reply.model, share_in, share_out)
             return []
-        answered = parse_batch_reply(reply.content, truncated=reply.truncated)
+        answered = parse_batch_reply(reply.content, self.config.batch_answer, truncated=reply.truncated)
         leftovers: list[_Job] = []
         for line, job in enumerate(jobs):
             item = answered.get(line)
             try:
                 if item is None:
                     raise InvalidReply(f"batch reply has no item for line {line}")
-                analysis = validate_analysis(expand_item(item)[1], job.review.text)
+                analysis = validate_analysis(expand_item(item, self.config.batch_answer)[1], job.review.text)
             except InvalidReply:
                 leftovers.append(job)
                 continue

@@ -35,11 +35,13 @@ independent of the thing under test. Without review blocks, the last user messag
 Batch contract (micro-batching in the gateway, the compact format of `streams.llm.batch_format`):
 - Request: one user message with a `<reviews id="NONCE">` element holding a line per review, `[n,"text"]` or
   `[n,"text",rating,lang_hint]` (`build_batch_messages`), and `response_format` json_schema named
-  `review_analysis_batch_compact` (`batch_response_format()`). The element alone also selects batch mode, whatever
-  the response_format (llama.cpp-style `json_object` requests carry no schema name).
-- Reply: `{"items": [ITEM, ...]}`, one positional ITEM per line, same order, each starting with the line's `n`: the
-  very analysis a single request for that review gets (`simulate_analysis`), written with `compact_item`. Its
-  completion tokens are counted from that content like any reply's.
+  `review_analysis_batch_keyed` or `review_analysis_batch_compact` (`batch_response_format(answer)`). The element
+  alone also selects batch mode, whatever the response_format (llama.cpp-style `json_object` requests carry no schema
+  name: the attached schema, if it is one of the two, tells the shape; otherwise the default, keyed).
+- Reply: `{"items": [ITEM, ...]}`, one ITEM per line, same order, in the shape the request asked for (an object with
+  short keys, or a positional array), each with the line's `n`: the very analysis a single request for that review
+  gets (`simulate_analysis`), written with `compact_item`. Its completion tokens are counted from that content like
+  any reply's, so the keyed shape's keys cost what they would.
 - The caller expands and validates each item on its own (`expand_item`, then `validate_analysis(item, text)`) and
   resends the missing or invalid ones as single requests. With `invalid_rate`, a batch reply is either wholly
   unparsable or has one item broken or dropped, so both fallbacks get exercised. The whole batch counts as one
@@ -67,7 +69,13 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 
-from streams.llm.batch_format import BATCH_SCHEMA_NAME, compact_item, parse_batch_reviews
+from streams.llm.batch_format import (
+    BATCH_SCHEMA_NAMES,
+    DEFAULT_BATCH_ANSWER,
+    batch_answer_of,
+    compact_item,
+    parse_batch_reviews,
+)
 from streams.llm.marketing_writer import MARKETING_SCHEMA_NAME, simulate_marketing_reply
 from streams.llm.prompt import estimate_text_tokens, estimate_tokens, parse_review_blocks
 
@@ -425,14 +433,18 @@ def simulate_analysis(text: str, lang_hint: str | None = None, rating: int | Non
 def _invalid_content(valid: dict[str, Any], rng: random.Random, batch: bool) -> str:
     """A plausible way for a model to get the contract wrong."""
     if batch:
-        items = [list(item) for item in valid["items"]]
+        items = [dict(item) if isinstance(item, dict) else list(item) for item in valid["items"]]
         how = rng.choice(("unparsable", "drop_item", "break_item"))
         if how == "unparsable" or not items:
             return "Here are the analyses:\n" + json.dumps(valid, ensure_ascii=False)
         if how == "drop_item":
             items.pop(rng.randrange(len(items)))
         else:
-            items[rng.randrange(len(items))][1] = "very positive"  # the sentiment code
+            broken = items[rng.randrange(len(items))]
+            if isinstance(broken, dict):
+                broken["s"] = "very positive"  # the sentiment code
+            else:
+                broken[1] = "very positive"
         return json.dumps({"items": items}, ensure_ascii=False)
     data = dict(valid)
     how = rng.choice(("prose", "fenced", "missing", "enum", "range", "extra", "truncated"))
@@ -553,7 +565,7 @@ class _Simulator:
         response_format = body.get("response_format") or {}
         rf_type = response_format.get("type") if isinstance(response_format, dict) else None
         schema_name = (response_format.get("json_schema") or {}).get("name") if rf_type == "json_schema" else None
-        batch = batch or (schema_name == BATCH_SCHEMA_NAME and bool(blocks))
+        batch = batch or (schema_name in BATCH_SCHEMA_NAMES.values() and bool(blocks))
         valid: dict[str, Any]
         if schema_name == MARKETING_SCHEMA_NAME:
             valid = simulate_marketing_reply(last_user)
@@ -561,11 +573,13 @@ class _Simulator:
             return _Answer(content=content, valid=valid, batch=False, items=1,
                            prompt_tokens=estimate_tokens(messages), completion_tokens=estimate_text_tokens(content))
         if batch:
-            # The same analysis as a single request would get, written in the compact batch format.
+            # The same analysis as a single request would get, written in the batch shape the request asked for.
+            answer = batch_answer_of(response_format if isinstance(response_format, dict) else {})
             valid = {
                 "items": [
                     compact_item(int(b["id"]) if b["id"].isdigit() else i,
-                                 simulate_analysis(b["text"], b["lang_hint"], b["rating"]))
+                                 simulate_analysis(b["text"], b["lang_hint"], b["rating"]),
+                                 answer or DEFAULT_BATCH_ANSWER)
                     for i, b in enumerate(blocks)
                 ]
             }
