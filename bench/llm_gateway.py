@@ -8,7 +8,11 @@ Reviews are real: the held-out test split of the Amazon review sentences (vaderS
 Chinese reviews. The sequential loop is timed on its first `--sequential-reviews` reviews (at ~1 review/s, all
 2,000 would take half an hour); rates are per second, so the ratio is fair.
 
-Prints one JSON line. Utilization is what the simulator accepted per second between its first and last accepted
+The gateway runs twice, once per batch answer shape (`REVIEWSTREAM_LLM_BATCH_ANSWER`), each on a fresh simulator
+with the same seed, against the one sequential baseline.
+
+Prints one JSON line. Its main figures are for the default shape (`keyed`); `*_tuple` are the same figures for the
+positional shape. Utilization is what the simulator accepted per second between its first and last accepted
 request, over its limit; `limit_utilization` is that of the binding limit.
 """
 
@@ -25,6 +29,7 @@ import orjson
 
 from bench.reviews import benchmark_reviews
 from streams.llm.analyzer import ReviewText
+from streams.llm.batch_format import DEFAULT_BATCH_ANSWER, BatchAnswer
 from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.local.analyzer import LocalAnalyzer
 from streams.llm.openai_analyzer import decode_and_validate
@@ -65,12 +70,13 @@ async def sequential(base_url: str, reviews: list[dict[str, Any]]) -> dict[str, 
             "ok": ok, "seconds": elapsed}
 
 
-async def through_gateway(base_url: str, reviews: list[dict[str, Any]], window: int) -> dict[str, Any]:
+async def through_gateway(base_url: str, reviews: list[dict[str, Any]], window: int,
+                          batch_answer: BatchAnswer = DEFAULT_BATCH_ANSWER) -> dict[str, Any]:
     """The review agent's path without Kafka: processor → gateway (fallback: the offline analyzer)."""
     metrics = Metrics()
     gateway = LLMGateway(OpenAITransport(base_url=base_url, api_key="bench", model="sim", timeout_s=10),
                          GatewayConfig(rpm=RPM, tpm=TPM, max_in_flight=128, batch_max_items=16, deadline_s=45,
-                                       attempt_timeout_s=10), metrics=metrics)
+                                       attempt_timeout_s=10, batch_answer=batch_answer), metrics=metrics)
     processor = ReviewProcessor(gateway, fallback=LocalAnalyzer.from_model_dir(Settings().local_model_dir),
                                 metrics=metrics)
     slots = asyncio.Semaphore(window)
@@ -117,8 +123,10 @@ async def run(n: int, n_sequential: int, window: int, seed: int) -> dict[str, An
     async with await start_simulator(simulator_config(seed)) as sim:
         old = await sequential(sim.base_url, reviews[:n_sequential])
     async with await start_simulator(simulator_config(seed + 1)) as sim:
-        new = await through_gateway(sim.base_url, reviews, window)
+        new = await through_gateway(sim.base_url, reviews, window, DEFAULT_BATCH_ANSWER)
         server = sim.stats()
+    async with await start_simulator(simulator_config(seed + 1)) as sim:
+        tup = await through_gateway(sim.base_url, reviews, window, "tuple")
     util = utilization(server)
     return {
         "bench": "llm_gateway",
@@ -133,6 +141,13 @@ async def run(n: int, n_sequential: int, window: int, seed: int) -> dict[str, An
         "completion_tokens_per_review_batched": round(new["completion_tokens_per_review"], 1),
         "reviews_lost": new["lost"],
         "degraded": round(new["degraded"], 4),
+        "batch_answer": DEFAULT_BATCH_ANSWER,
+        "gateway_reviews_per_s_tuple": round(tup["reviews_per_s"], 2),
+        "speedup_tuple": round(tup["reviews_per_s"] / old["reviews_per_s"], 1),
+        "prompt_tokens_per_review_batched_tuple": round(tup["prompt_tokens_per_review"], 1),
+        "completion_tokens_per_review_batched_tuple": round(tup["completion_tokens_per_review"], 1),
+        "reviews_lost_tuple": tup["lost"],
+        "degraded_tuple": round(tup["degraded"], 4),
         "gateway_seconds": round(new["seconds"], 1),
         "requests": new["requests"],
         "cache_hits": new["cache_hits"],

@@ -18,6 +18,7 @@ def gateway_config(settings: Settings) -> GatewayConfig:
         tpm=settings.llm_tpm,
         max_in_flight=settings.llm_max_requests,
         batch_max_items=settings.llm_batch_max_items,
+        batch_answer=settings.llm_batch_answer,
         attempt_timeout_s=settings.llm_timeout_s,
         deadline_s=settings.llm_deadline_s,
         max_attempts=settings.llm_max_retries + 1,

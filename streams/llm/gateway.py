@@ -6,8 +6,10 @@
 Shaped like Flink's async I/O operator (bounded in-flight requests, per-attempt timeout, overall deadline) plus:
 - a requests+tokens rate limiter charged from an estimate, settled with the real usage, lowered by the provider's
   `x-ratelimit-remaining-*` headers, and a shared cool-down after a 429 that honours `retry-after`;
-- micro-batching: reviews that arrive together share one instruction block in one request; each item is validated
-  on its own and the missing or invalid ones are sent again alone;
+- micro-batching: reviews that arrive together share one instruction block in one request, in a compact wire
+  format (`streams.llm.batch_format`: a line per review, a short answer per review, keyed or positional:
+  `batch_answer`) that is expanded back into the full `ReviewAnalysis`; each item is validated on its own and the
+  missing or invalid ones are sent again alone;
 - a cache keyed by the normalised redacted text, and joining of identical reviews already in flight;
 - retries with exponential backoff and full jitter; a circuit breaker that fails fast while the model keeps
   failing, so the caller answers from the offline analyzer (`degraded: true`) instead of waiting;
@@ -27,10 +29,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
-
 from models.insight import ReviewAnalysis
 from streams.llm.analyzer import AnalyzerReply, ReviewText
+from streams.llm.batch_format import (
+    DEFAULT_BATCH_ANSWER,
+    LINE_OVERHEAD_TOKENS,
+    BatchAnswer,
+    batch_response_format,
+    build_batch_messages,
+    expand_item,
+    parse_batch_reply,
+)
 from streams.llm.batcher import MicroBatcher
 from streams.llm.cache import AnalysisCache
 from streams.llm.circuit_breaker import CircuitBreaker
@@ -39,8 +48,6 @@ from streams.llm.openai_analyzer import decode_and_validate
 from streams.llm.priority_slots import PrioritySlots
 from streams.llm.prompt import (
     ChatMessage,
-    batch_response_format_for_schema,
-    build_batch_messages,
     build_messages,
     estimate_text_tokens,
     estimate_tokens,
@@ -96,6 +103,9 @@ class GatewayConfig:
     # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
     # grammar; its json_schema mode fails).
     response_format: ResponseFormatMode = "json_schema"
+    # The shape of a batch's answer items: "keyed" (short-key objects; the strict schema OpenAI accepts) or "tuple"
+    # (positional arrays, fewer tokens; needs prefixItems, which llama.cpp and vLLM accept and OpenAI does not).
+    batch_answer: BatchAnswer = DEFAULT_BATCH_ANSWER
     # US dollars per million tokens, for the cost metric (gpt-4o-mini list prices by default).
     price_input_per_mtok: float = 0.15
     price_output_per_mtok: float = 0.60
@@ -182,7 +192,7 @@ class LLMGateway:
         now = self._clock()
         if not self.breaker.allow(now):
             raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
-        job = _Job(review=review, key=key, tokens=estimate_text_tokens(review.text) + 40,
+        job = _Job(review=review, key=key, tokens=estimate_text_tokens(review.text) + LINE_OVERHEAD_TOKENS,
                    future=asyncio.get_running_loop().create_future(), deadline=now + self.config.deadline_s)
         self._joinable[key] = job.future
         try:
@@ -251,7 +261,7 @@ class LLMGateway:
                     self._fail(jobs, TransientLLMError("deadline passed while retrying"))
                     return
                 try:
-                    reply, ids = await self._send(jobs, priority)
+                    reply = await self._send(jobs, priority)
                 except LLMRateLimited as exc:
                     # Not the model's fault: everyone pauses for retry-after; the attempt is not counted.
                     self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
@@ -275,23 +285,22 @@ class LLMGateway:
                     return
                 self.breaker.record_success(self._clock())
                 self._note_breaker()
-                jobs = await self._deliver(jobs, ids, reply)
+                jobs = await self._deliver(jobs, reply)
         except asyncio.CancelledError:
             self._fail(jobs, TransientLLMError("gateway closed"))
             raise
 
-    async def _send(self, jobs: list[_Job], priority: int) -> tuple[ChatReply, list[str]]:
-        """One request for `jobs`; returns the reply and the review block ids (by position) of a batch."""
+    async def _send(self, jobs: list[_Job], priority: int) -> ChatReply:
+        """One request for `jobs`: the single-review format for one, the compact batch format for several."""
         messages: list[ChatMessage]
-        ids: list[str] = []
         if len(jobs) == 1:
             messages, response_format = build_messages(jobs[0].review), self._format(response_format_for_schema())
         else:
-            messages, ids = build_batch_messages([j.review for j in jobs])
-            response_format = self._format(batch_response_format_for_schema())
+            messages = build_batch_messages([j.review for j in jobs], self.config.batch_answer)
+            response_format = self._format(batch_response_format(self.config.batch_answer))
         estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
         return await self._request(messages, response_format, estimate, len(jobs), priority,
-                                   self._max_tokens(len(jobs))), ids
+                                   self._max_tokens(len(jobs)))
 
     def _max_tokens(self, items: int) -> int:
         cfg = self.config
@@ -405,7 +414,7 @@ class LLMGateway:
         self.stats.prompt_tokens += reply.prompt_tokens
         self.stats.completion_tokens += reply.completion_tokens
 
-    async def _deliver(self, jobs: list[_Job], ids: list[str], reply: ChatReply) -> list[_Job]:
+    async def _deliver(self, jobs: list[_Job], reply: ChatReply) -> list[_Job]:
         """Resolve the jobs the reply answers validly; return the ones still to do (resent singly or repaired)."""
         share_in = reply.prompt_tokens // max(1, len(jobs))
         share_out = reply.completion_tokens // max(1, len(jobs))
@@ -417,14 +426,14 @@ class LLMGateway:
                 return await self._repair(job, reply, exc)
             self._resolve(job, analysis, reply.model, share_in, share_out)
             return []
-        answered = _batch_items(reply)
+        answered = parse_batch_reply(reply.content, self.config.batch_answer, truncated=reply.truncated)
         leftovers: list[_Job] = []
-        for block_id, job in zip(ids, jobs, strict=True):
-            item = answered.get(block_id)
+        for line, job in enumerate(jobs):
+            item = answered.get(line)
             try:
                 if item is None:
-                    raise InvalidReply(f"batch reply has no item for {block_id}")
-                analysis = validate_analysis(item, job.review.text)
+                    raise InvalidReply(f"batch reply has no item for line {line}")
+                analysis = validate_analysis(expand_item(item, self.config.batch_answer)[1], job.review.text)
             except InvalidReply:
                 leftovers.append(job)
                 continue
@@ -502,23 +511,6 @@ class LLMGateway:
                         self.breaker.consecutive_failures, self.breaker.reset_timeout_s)
 
     _breaker_seen = 0
-
-
-def _batch_items(reply: ChatReply) -> dict[str, Any]:
-    if reply.truncated or not reply.content:
-        return {}
-    try:
-        data = orjson.loads(reply.content)
-    except orjson.JSONDecodeError:
-        return {}
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        return {}
-    out: dict[str, Any] = {}
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            out[item["id"]] = {k: v for k, v in item.items() if k != "id"}
-    return out
 
 
 def _outcome_of(exc: LLMError) -> str:

@@ -32,16 +32,20 @@ lexicons, so instructions inside it ("ignore previous instructions…", forged d
 the reply keeps the schema. It does not use the project's local analyzer on purpose: it must stay cheap and
 independent of the thing under test. Without review blocks, the last user message is analysed as the text.
 
-Batch contract (micro-batching in the gateway):
-- Request: one user message with N review blocks, `<review id="ID">\\n{"text": …, "lang_hint": …, "rating": …}\\n
-  </review>`, ids unique within the request (`streams.llm.prompt.build_batch_messages` makes `NONCE.0`, `NONCE.1`,
-  …), and `response_format` json_schema named `review_analysis_batch` (`batch_response_format_for_schema()`). Two
-  or more blocks also select batch mode whatever the schema name.
-- Reply: `{"items": [{"id": "ID", ...ReviewAnalysis fields...}, ...]}`, one item per block, same order, ids copied.
-- The caller validates each item on its own (`validate_analysis(item minus id, text)`) and resends the missing or
-  invalid ones as single requests. With `invalid_rate`, a batch reply is either wholly unparsable or has one item
-  broken or dropped, so both fallbacks get exercised. The whole batch counts as one request against the RPM limit and
-  its summed tokens against the TPM limit.
+Batch contract (micro-batching in the gateway, the compact format of `streams.llm.batch_format`):
+- Request: one user message with a `<reviews id="NONCE">` element holding a line per review, `[n,"text"]` or
+  `[n,"text",rating,lang_hint]` (`build_batch_messages`), and `response_format` json_schema named
+  `review_analysis_batch_keyed` or `review_analysis_batch_compact` (`batch_response_format(answer)`). The element
+  alone also selects batch mode, whatever the response_format (llama.cpp-style `json_object` requests carry no schema
+  name: the attached schema, if it is one of the two, tells the shape; otherwise the default, keyed).
+- Reply: `{"items": [ITEM, ...]}`, one ITEM per line, same order, in the shape the request asked for (an object with
+  short keys, or a positional array), each with the line's `n`: the very analysis a single request for that review
+  gets (`simulate_analysis`), written with `compact_item`. Its completion tokens are counted from that content like
+  any reply's, so the keyed shape's keys cost what they would.
+- The caller expands and validates each item on its own (`expand_item`, then `validate_analysis(item, text)`) and
+  resends the missing or invalid ones as single requests. With `invalid_rate`, a batch reply is either wholly
+  unparsable or has one item broken or dropped, so both fallbacks get exercised. The whole batch counts as one
+  request against the RPM limit and its summed tokens against the TPM limit.
 """
 
 from __future__ import annotations
@@ -65,8 +69,15 @@ from typing import Any, Final, Literal
 
 from aiohttp import web
 
+from streams.llm.batch_format import (
+    BATCH_SCHEMA_NAMES,
+    DEFAULT_BATCH_ANSWER,
+    batch_answer_of,
+    compact_item,
+    parse_batch_reviews,
+)
 from streams.llm.marketing_writer import MARKETING_SCHEMA_NAME, simulate_marketing_reply
-from streams.llm.prompt import BATCH_SCHEMA_NAME, estimate_text_tokens, estimate_tokens, parse_review_blocks
+from streams.llm.prompt import estimate_text_tokens, estimate_tokens, parse_review_blocks
 
 __all__ = [
     "Outcome",
@@ -422,14 +433,18 @@ def simulate_analysis(text: str, lang_hint: str | None = None, rating: int | Non
 def _invalid_content(valid: dict[str, Any], rng: random.Random, batch: bool) -> str:
     """A plausible way for a model to get the contract wrong."""
     if batch:
-        items = [dict(item) for item in valid["items"]]
+        items = [dict(item) if isinstance(item, dict) else list(item) for item in valid["items"]]
         how = rng.choice(("unparsable", "drop_item", "break_item"))
         if how == "unparsable" or not items:
             return "Here are the analyses:\n" + json.dumps(valid, ensure_ascii=False)
         if how == "drop_item":
             items.pop(rng.randrange(len(items)))
         else:
-            items[rng.randrange(len(items))]["sentiment"] = "very positive"
+            broken = items[rng.randrange(len(items))]
+            if isinstance(broken, dict):
+                broken["s"] = "very positive"  # the sentiment code
+            else:
+                broken[1] = "very positive"
         return json.dumps({"items": items}, ensure_ascii=False)
     data = dict(valid)
     how = rng.choice(("prose", "fenced", "missing", "enum", "range", "extra", "truncated"))
@@ -535,18 +550,22 @@ class _Simulator:
     def _answer(self, body: dict[str, Any]) -> _Answer:
         messages = body["messages"]
         blocks = []
+        batch = False
         last_user = ""
         for message in reversed(messages):
             if message.get("role") != "user" or not isinstance(message.get("content"), str):
                 continue
             last_user = last_user or message["content"]
-            blocks = parse_review_blocks(message["content"])
+            # A batch element (`<reviews id=…>`, a line per review) or single review blocks (`<review id=…>`).
+            blocks = parse_batch_reviews(message["content"])
+            batch = bool(blocks)
+            blocks = blocks or parse_review_blocks(message["content"])
             if blocks:
                 break
         response_format = body.get("response_format") or {}
         rf_type = response_format.get("type") if isinstance(response_format, dict) else None
         schema_name = (response_format.get("json_schema") or {}).get("name") if rf_type == "json_schema" else None
-        batch = schema_name == BATCH_SCHEMA_NAME or len(blocks) > 1
+        batch = batch or (schema_name in BATCH_SCHEMA_NAMES.values() and bool(blocks))
         valid: dict[str, Any]
         if schema_name == MARKETING_SCHEMA_NAME:
             valid = simulate_marketing_reply(last_user)
@@ -554,9 +573,14 @@ class _Simulator:
             return _Answer(content=content, valid=valid, batch=False, items=1,
                            prompt_tokens=estimate_tokens(messages), completion_tokens=estimate_text_tokens(content))
         if batch:
+            # The same analysis as a single request would get, written in the batch shape the request asked for.
+            answer = batch_answer_of(response_format if isinstance(response_format, dict) else {})
             valid = {
                 "items": [
-                    {"id": b["id"], **simulate_analysis(b["text"], b["lang_hint"], b["rating"])} for b in blocks
+                    compact_item(int(b["id"]) if b["id"].isdigit() else i,
+                                 simulate_analysis(b["text"], b["lang_hint"], b["rating"]),
+                                 answer or DEFAULT_BATCH_ANSWER)
+                    for i, b in enumerate(blocks)
                 ]
             }
         elif blocks:

@@ -12,10 +12,17 @@ from prometheus_client import generate_latest
 
 from models.marketing import MarketingTrigger
 from streams.llm.analyzer import ReviewText
+from streams.llm.batch_format import (
+    BATCH_ANSWERS,
+    BATCH_SYSTEM_PROMPTS,
+    BatchAnswer,
+    batch_response_format,
+    parse_batch_reviews,
+)
 from streams.llm.errors import TransientLLMError
 from streams.llm.gateway import PRIORITY_MARKETING, CircuitOpen, GatewayConfig, LLMGateway
 from streams.llm.marketing_writer import RESPONSE_FORMAT, MessageWriter, build_marketing_messages
-from streams.llm.prompt import BATCH_SYSTEM_PROMPT, SYSTEM_PROMPT, parse_review_blocks
+from streams.llm.prompt import SYSTEM_PROMPT, parse_review_blocks
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.llm.transport import OpenAITransport
 from streams.llm.validation import validate_analysis
@@ -61,18 +68,22 @@ async def test_storm_of_429_5xx_timeouts_and_invalid_replies_loses_no_review(cap
     assert all(SECRET not in record.getMessage() for record in caplog.records)
 
 
-async def test_batches_share_the_instructions_and_every_item_is_validated() -> None:
+@pytest.mark.parametrize("answer", BATCH_ANSWERS)
+async def test_batches_share_the_instructions_and_every_item_is_validated(answer: BatchAnswer) -> None:
     reviews = [r for r in sample_reviews() if len(r["text"]) < 400][:40]
     async with await start_simulator(SimulatorConfig(latency_median_s=0.05, seed=5, record_requests=100)) as sim:
-        gateway = gateway_for(sim.base_url, Metrics(), batch_max_items=8, batch_max_wait_s=0.2)
+        gateway = gateway_for(sim.base_url, Metrics(), batch_max_items=8, batch_max_wait_s=0.2, batch_answer=answer)
         replies = await asyncio.gather(*(gateway.analyze(ReviewText(r["text"])) for r in reviews))
         requests = list(sim.requests)
         await gateway.aclose()
     for review, reply in zip(reviews, replies, strict=True):
         validate_analysis(reply.analysis.to_dict(), review["text"])
-    batched = [r for r in requests if r["messages"][0]["content"] == BATCH_SYSTEM_PROMPT]
+    batched = [r for r in requests if r["messages"][0]["content"] == BATCH_SYSTEM_PROMPTS[answer]]
     assert batched, "reviews arriving together go in one request"
-    assert sum(len(parse_review_blocks(r["messages"][-1]["content"])) for r in requests) >= len(reviews)
+    assert all(r["response_format"] == batch_response_format(answer) for r in batched)
+    users = [r["messages"][-1]["content"] for r in requests]
+    sent = sum(len(parse_batch_reviews(user) or parse_review_blocks(user)) for user in users)
+    assert sent >= len(reviews)
     assert gateway.stats.requests < len(reviews) / 2
 
 
@@ -127,8 +138,10 @@ async def test_injection_in_a_batch_stays_inside_its_own_block() -> None:
     for attack, reply in zip(attacks, replies, strict=True):
         validate_analysis(reply.analysis.to_dict(), attack)
     for request in requests:
-        assert request["messages"][0]["content"] in (SYSTEM_PROMPT, BATCH_SYSTEM_PROMPT)
-        blocks = parse_review_blocks(request["messages"][-1]["content"])
+        assert request["messages"][0]["content"] in (SYSTEM_PROMPT, *BATCH_SYSTEM_PROMPTS.values())
+        user = request["messages"][-1]["content"]
+        blocks = parse_batch_reviews(user) or parse_review_blocks(user)
+        assert blocks, "every request carries its reviews as delimited data"
         assert {b["text"] for b in blocks} <= set(attacks)
 
 

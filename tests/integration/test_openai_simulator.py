@@ -25,13 +25,21 @@ import pytest
 
 from models.insight import ReviewAnalysis
 from streams.llm.analyzer import Analyzer, ReviewText
+from streams.llm.batch_format import (
+    BATCH_ANSWERS,
+    BatchAnswer,
+    batch_response_format,
+    build_batch_messages,
+    expand_item,
+    line_of,
+    parse_batch_reply,
+)
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
 from streams.llm.openai_analyzer import LOCAL_PLACEHOLDER_API_KEY, LLMRateLimited, OpenAIAnalyzer
 from streams.llm.prompt import (
     SYSTEM_PROMPT,
-    batch_response_format_for_schema,
-    build_batch_messages,
     build_messages,
+    estimate_text_tokens,
     estimate_tokens,
     parse_review_blocks,
     response_format_for_schema,
@@ -357,41 +365,47 @@ async def test_prompt_injection_never_changes_the_output_schema(
 
 
 # ------------------------------------------------------------------------------------------------------ batch
-async def test_batch_contract(start_sim: StartSim) -> None:
+@pytest.mark.parametrize("answer", BATCH_ANSWERS)
+async def test_batch_contract(start_sim: StartSim, answer: BatchAnswer) -> None:
     sim = await start_sim(seed=6)
     reviews = [ReviewText("Great sound!"), ReviewText("物流太慢了", lang_hint="zh"), ReviewText(INJECTIONS[1])]
-    messages, ids = build_batch_messages(reviews)
+    messages = build_batch_messages(reviews, answer)
     client = openai.AsyncOpenAI(base_url=sim.base_url, api_key="k", max_retries=0)
     try:
-        completion = await client.chat.completions.create(**request(messages, batch_response_format_for_schema()))
+        completion = await client.chat.completions.create(**request(messages, batch_response_format(answer)))
         content = completion.choices[0].message.content
         assert content is not None
         items = json.loads(content)["items"]
-        assert [item["id"] for item in items] == ids
+        assert [line_of(item, answer) for item in items] == [0, 1, 2], "answered in the shape asked for"
+        # llama.cpp-style: json_object with the schema attached and no name; the schema tells the shape.
+        as_object = {"type": "json_object", "schema": batch_response_format(answer)["json_schema"]["schema"]}
+        same = await client.chat.completions.create(**request(messages, as_object))
+        assert same.choices[0].message.content == content
         for review, item in zip(reviews, items, strict=True):
-            analysis = {k: v for k, v in item.items() if k != "id"}
+            _, analysis = expand_item(item, answer)
+            # The same analysis a single request gets, only written compactly.
+            assert analysis == simulate_analysis(review.text, review.lang_hint, review.rating)
             assert_valid(validate_analysis(analysis, review.text), review.text)
-        assert sim.stats()["batch_requests"] == 1 and sim.stats()["batch_items"] == 3
+        assert sim.stats()["batch_requests"] == 2 and sim.stats()["batch_items"] == 6
+        assert completion.usage is not None
+        assert completion.usage.completion_tokens == estimate_text_tokens(content), "counted from the content"
 
         # An invalid batch reply is either unparsable or has a missing or broken item: per-item checks catch it.
         sim.config.invalid_rate = 1.0
         for _ in range(6):
-            completion = await client.chat.completions.create(**request(messages, batch_response_format_for_schema()))
-            assert not _batch_fully_valid(completion.choices[0].message.content, reviews, ids)
+            completion = await client.chat.completions.create(**request(messages, batch_response_format(answer)))
+            assert not _batch_fully_valid(completion.choices[0].message.content, reviews, answer)
     finally:
         await client.close()
 
 
-def _batch_fully_valid(content: str | None, reviews: list[ReviewText], ids: list[str]) -> bool:
-    try:
-        items = json.loads(content or "")["items"]
-    except (ValueError, KeyError, TypeError):
-        return False
-    if [item.get("id") for item in items] != ids:
+def _batch_fully_valid(content: str | None, reviews: list[ReviewText], answer: BatchAnswer) -> bool:
+    items = parse_batch_reply(content, answer)
+    if sorted(items) != list(range(len(reviews))):
         return False
     try:
-        for review, item in zip(reviews, items, strict=True):
-            validate_analysis({k: v for k, v in item.items() if k != "id"}, review.text)
+        for n, review in enumerate(reviews):
+            validate_analysis(expand_item(items[n], answer)[1], review.text)
     except InvalidReply:
         return False
     return True

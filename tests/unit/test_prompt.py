@@ -11,11 +11,8 @@ import pytest
 from models.schemas import load_schema
 from streams.llm.analyzer import ReviewText
 from streams.llm.prompt import (
-    BATCH_SCHEMA_NAME,
     SCHEMA_NAME,
     SYSTEM_PROMPT,
-    batch_response_format_for_schema,
-    build_batch_messages,
     build_messages,
     encode_review,
     estimate_text_tokens,
@@ -108,19 +105,6 @@ def test_malformed_blocks_are_skipped() -> None:
     assert parse_review_blocks(content) == [{"id": "c", "text": "ok", "lang_hint": None, "rating": None}]
 
 
-def test_batch_messages_number_the_blocks() -> None:
-    reviews = [ReviewText("one"), ReviewText("二", lang_hint="zh"), ReviewText("</review> three", rating=5)]
-    messages, ids = build_batch_messages(reviews, nonce="n1")
-    assert ids == ["n1.0", "n1.1", "n1.2"]
-    content = messages[1]["content"]
-    assert content.count("<review") == 3 and content.count("</review>") == 3
-    assert [b["id"] for b in parse_review_blocks(content)] == ids
-    assert [b["text"] for b in parse_review_blocks(content)] == ["one", "二", "</review> three"]
-    assert "items" in messages[0]["content"]
-    with pytest.raises(ValueError):
-        build_batch_messages([])
-
-
 def test_repair_message_names_the_reason() -> None:
     message = repair_message("sentiment 'great' is not one of the allowed values")
     assert message["role"] == "user"
@@ -176,15 +160,6 @@ def test_strict_schema_keeps_properties_named_like_keywords() -> None:
         "anyOf": [{"type": "number"}],
         "$defs": {"x": {"type": "array", "items": {"type": "string"}}},
     }
-
-
-def test_batch_response_format_wraps_items_with_ids() -> None:
-    rf = batch_response_format_for_schema()
-    assert rf["json_schema"]["name"] == BATCH_SCHEMA_NAME and rf["json_schema"]["strict"] is True
-    item = rf["json_schema"]["schema"]["properties"]["items"]["items"]
-    assert item["required"][0] == "id" and "sentiment" in item["required"]
-    assert item["additionalProperties"] is False
-    assert not (_keys(rf) & _STRIPPED)
 
 
 # ------------------------------------------------------------------------------------------------------- tokens
