@@ -20,6 +20,7 @@ import asyncio
 import os
 import random
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -30,6 +31,7 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.faust_floor import MODES
 from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop_worker
 from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
@@ -156,6 +158,21 @@ async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[
     return {"events_per_s": len(events) / (last - first), "peak_rss_bytes": peak, "seconds": last - first}
 
 
+def faust_floor(mode: str, port: int, topic: str, partitions: int, n: int, workdir: Path) -> float:
+    """Events/s of the minimal Faust app of bench/faust_floor.py over the same events."""
+    tag = uuid.uuid4().hex[:8]
+    result = workdir / f"floor-{mode}-{tag}.json"
+    env = {**os.environ, "FLOOR_MODE": mode, "FLOOR_BROKER": f"kafka://127.0.0.1:{port}", "FLOOR_TOPIC": topic,
+           "FLOOR_PARTITIONS": str(partitions), "FLOOR_EVENTS": str(n), "FLOOR_RESULT": str(result),
+           "FLOOR_DATADIR": str(workdir / f"floor-data-{tag}"), "FLOOR_TAG": tag}
+    with (workdir / "floor.log").open("ab") as log:
+        subprocess.run([sys.executable, "-m", "bench.faust_floor"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                       timeout=3600, check=False)
+    if not result.exists():
+        raise RuntimeError(f"the Faust floor app ({mode}) did not finish; see {workdir / 'floor.log'}")
+    return float(orjson.loads(result.read_bytes())["events_per_s"])
+
+
 async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
     events = make_events(n, users, seed)
     bootstrap = f"127.0.0.1:{port}"
@@ -166,6 +183,7 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[s
                                    TopicSpec(target, settings.topic_partitions, 1)])
     await produce(bootstrap, source, events)
     base_rate = await baseline(bootstrap, source, target, n)
+    floors = {mode: faust_floor(mode, port, source, settings.topic_partitions, n, workdir) for mode in MODES}
     worker = await through_worker(port, events, workdir)
     return {
         "bench": "profiles",
@@ -175,6 +193,11 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[s
         "worker_events_per_s": round(worker["events_per_s"], 1),
         "ratio": round(worker["events_per_s"] / base_rate, 3),
         "worker_seconds": round(worker["seconds"], 1),
+        # The same events through a minimal Faust agent: doing nothing, and one RocksDB table read + write per event.
+        "faust_stateless_events_per_s": round(floors["stateless"], 1),
+        "faust_stateless_ratio": round(floors["stateless"] / base_rate, 3),
+        "faust_one_table_write_events_per_s": round(floors["one_table_write"], 1),
+        "faust_one_table_write_ratio": round(floors["one_table_write"] / base_rate, 3),
         "worker_peak_rss_mib": round(worker["peak_rss_bytes"] / 2**20, 1),
         "store": "rocksdb",
         "data": "synthetic click events (views, searches, carts, purchases) over 500 products",
