@@ -2,6 +2,8 @@
 
 1. Lost table writes (the producer buffer's flush), below.
 2. A worker that stops consuming after a restart (flow control clearing the stream queues), after the first.
+3. And a quieter producer buffer: Faust logs a WARNING each time a stream waits for it to drain, which under load is
+   hundreds a minute (a busy worker's log was nothing else); it is normal backpressure, logged at DEBUG here.
 
 ## 1. The producer buffer's flush
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, cast
 
 from faust.transport.producer import ProducerBuffer
@@ -108,6 +111,15 @@ async def _on_stop(self: ProducerBuffer) -> None:
                  counts["put"] - counts["sent"])
 
 
+async def _wait_until_ebb(self: ProducerBuffer) -> None:
+    if self.size > self.max_messages:
+        started = time.monotonic()
+        size = self.size
+        sent = await self.flush_atmost(self.max_messages)
+        log.debug("producer buffer held %d records: waited %.3f s for %d to be sent", size, time.monotonic() - started,
+                  sent)
+
+
 def _resume_flow(self: FlowControlEvent) -> None:
     was_suspended = self._suspend.is_set()
     self._suspend.clear()
@@ -127,3 +139,4 @@ def apply() -> None:
     ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
     ProducerBuffer.flush = _flush  # type: ignore[method-assign]
     ProducerBuffer.on_stop = _on_stop  # type: ignore[method-assign]
+    ProducerBuffer.wait_until_ebb = _wait_until_ebb  # type: ignore[method-assign]

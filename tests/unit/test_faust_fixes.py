@@ -4,6 +4,7 @@ that already runs does not throw the queued events away."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
@@ -84,6 +85,20 @@ async def test_flush_raises_when_the_sending_task_died(buffer: ProducerBuffer) -
 
 async def test_flush_of_an_empty_buffer_returns_at_once(buffer: ProducerBuffer) -> None:
     await asyncio.wait_for(buffer.flush(), timeout=5)
+
+
+async def test_waiting_for_a_full_buffer_to_drain_is_not_a_warning(
+    buffer: ProducerBuffer, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = GatedChannel()
+    channel.gate.set()
+    for key in range(buffer.max_messages + 5):
+        buffer.put(record(channel, key))
+    with caplog.at_level(logging.DEBUG):
+        await buffer.wait_until_ebb()
+    assert buffer.size <= buffer.max_messages
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("producer buffer held" in r.getMessage() for r in caplog.records)
 
 
 def test_resuming_flow_that_runs_keeps_the_queued_events() -> None:
