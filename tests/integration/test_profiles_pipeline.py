@@ -4,6 +4,7 @@ reference; with a SIGKILL and a restart from the changelog, and with two workers
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import signal
 import time
@@ -164,6 +165,33 @@ async def test_clicks_keyed_by_something_else_reach_their_users_partition(deploy
     repartitioned = float(next(line.split()[-1] for line in exposition.splitlines() if line.startswith(produced)))
     # The insights go this way too; most of the 1,200 clicks must have as well (a user's partition is 1 in 4).
     assert repartitioned > len(reviews) + len(clicks) / 2
+    assert worker.poll() is None
+
+
+async def test_malformed_clicks_become_dead_letters_and_the_rest_folds(deployment: Deployment) -> None:
+    """Bad clicks read by the profile fold itself (keyed by user) go to dead-letters with the reason, the original
+    bytes and where they came from; the worker keeps going and the good clicks give the reference profiles."""
+    clicks = make_clicks(600, seed=29)
+    bad = {b"not json": "invalid_json", b'{"event_id":"x1","type":"view","ts":1}': "missing_field",
+           b'{"event_id":"x2","user_id":"u001","type":"teleport","ts":1}': "unknown_type",
+           b'{"event_id":"x3","user_id":"u002","type":"search","ts":1}': "missing_field",
+           b"\xff\xfe": "invalid_utf8"}
+    values = [orjson.dumps(c) for c in clicks]
+    keys = [c["user_id"].encode() for c in clicks]
+    for i, raw in enumerate(bad):  # spread over the stream, keyed like their neighbours
+        values.insert(100 * (i + 1), raw)
+        keys.insert(100 * (i + 1), keys[100 * (i + 1)])
+    settings = deployment.settings
+    await deployment.produce(values, topic=settings.clickstream_topic, keys=keys)
+    worker = deployment.start_worker("w1")
+    outputs = await deployment.collect(lambda out: len(out[settings.dead_letters_topic]) >= len(bad), proc=worker,
+                                       topics=[settings.dead_letters_topic])
+    letters = outputs[settings.dead_letters_topic]
+    assert sorted((base64.b64decode(d["original_b64"]), d["reason"]) for d in letters) == sorted(bad.items())
+    assert {d["source_topic"] for d in letters} == {settings.clickstream_topic}
+    problems = await profiles_match(deployment.web_ports["w1"], reference_profiles(clicks, []))
+    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
+        deployment.log_tail("w1")
     assert worker.poll() is None
 
 
