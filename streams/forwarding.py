@@ -88,16 +88,20 @@ async def with_skipped(
     metrics: Metrics,
     reader: SkippedReader,
     decode: Callable[[bytes | None], Any] | None = None,
+    on_unreadable: Callable[[BaseException], Awaitable[None]] | None = None,
 ) -> AsyncIterator[EventT[Any]]:
     """The agent's events, with offsets the consumer skipped read back from Kafka and yielded, in offset order,
     before the event that revealed the hole; re-deliveries in the same consumer generation are left out.
 
-    For an agent that handles one event at a time: Faust acks the event that revealed the hole only after the agent
-    asks for the next one, so the commit cannot pass the missing offsets before they are handled. The read-back ones
-    have nothing to ack in Faust (its gap bookkeeping already counts them as done). Faust's consumer is not sought
+    An agent that handles one event at a time is safe as it is: Faust acks the event that revealed the hole only after
+    the agent asks for the next one, so the commit cannot pass the missing offsets before they are handled; one with
+    many in flight orders its acks by offset (streams/pipelined.py). The read-back ones have nothing to ack in Faust
+    (its gap bookkeeping already counts them as done). Faust's consumer is not sought
     back: its fetch loop would undo the seek with the rest of a batch it fetched before (streams/skipped_reader.py).
     `decode` fills `RereadEvent.value` for agents that read the decoded value. A `RereadEvent` is typed as the Faust
-    event it stands for: handlers read only its `message` fields and `value`."""
+    event it stands for: handlers read only its `message` fields and `value`. If reading back fails, `on_unreadable`
+    is awaited and the error raised: the event that revealed the hole is not yielded, so nothing past the hole is
+    acked and a restart replays the missing offsets."""
     skips = SkipDetector()
     async for event in events:
         message = event.message
@@ -109,9 +113,16 @@ async def with_skipped(
                       message.partition, first_missing, message.offset - 1)
             metrics.skipped_offsets.labels(message.topic).inc(message.offset - first_missing)
             found = 0
-            async for missing in reader(message.tp, first_missing, message.offset):
-                found += 1
-                yield cast(EventT[Any], RereadEvent(missing, decode(missing.value) if decode is not None else None))
+            try:
+                async for missing in reader(message.tp, first_missing, message.offset):
+                    found += 1
+                    yield cast(EventT[Any], RereadEvent(missing, decode(missing.value) if decode else None))
+            except Exception as exc:
+                log.critical("%s[%s]: reading back offsets %d..%d failed; stopping so that they are replayed",
+                             message.topic, message.partition, first_missing, message.offset - 1, exc_info=True)
+                if on_unreadable is not None:
+                    await on_unreadable(exc)
+                raise
             if found < message.offset - first_missing:
                 log.warning("%s[%s]: %d of offsets %d..%d exist (compacted, transaction markers or retention)",
                             message.topic, message.partition, found, first_missing, message.offset - 1)

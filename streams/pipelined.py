@@ -15,15 +15,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
+from streams.forwarding import with_skipped
 from streams.metrics import Metrics
 from streams.ordered_acks import OrderedAcks
-from streams.skipped_offsets import SkipDetector
 from streams.skipped_reader import RereadEvent, SkippedReader
 
 __all__ = ["Handler", "PipelinedStream"]
@@ -63,7 +63,6 @@ class PipelinedStream:
         tasks: set[asyncio.Task[None]] = set()
         # `noack` exists on the concrete Stream only; the agent hands us one typed as the interface.
         manual = cast(Stream[Any], stream).noack()
-        skips = SkipDetector()
 
         async def start(event: EventT | RereadEvent) -> None:
             await window.acquire()
@@ -74,51 +73,19 @@ class PipelinedStream:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
+        events: AsyncIterator[EventT[Any]] = manual.events()
+        if self._reread is not None:
+            # Re-deliveries in the same generation are left out: their first delivery acks in its turn (the ordered
+            # acks accept each offset once). Read-back events come before the event that revealed the hole, so its
+            # ack, and with it the commit, waits until they are finished.
+            events = with_skipped(events, stream.app, self.metrics, self._reread, on_unreadable=self._on_fatal)
         try:
-            async for event in manual.events():
-                if self._reread is not None:
-                    message = event.message
-                    verdict, first_missing = skips.observe(stream.app.consumer_generation_id, message.tp,
-                                                           message.offset)
-                    if verdict == "again":
-                        # Delivered again in the same generation (Faust sought back to the committed offset): the
-                        # first delivery is in flight or done and acks in its turn. Not acked, not started (the
-                        # ordered acks accept each offset once); Faust forgets the message once it is unreferenced.
-                        continue
-                    if verdict == "hole":
-                        await self._read_back(stream, event, first_missing, start)
-                        # The same hole again means "filled": the event now continues its partition's sequence.
-                        skips.observe(stream.app.consumer_generation_id, message.tp, message.offset)
+            async for event in events:
                 await start(event)
         finally:
             for task in list(tasks):
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _read_back(self, stream: StreamT[Any], event: EventT, first_missing: int,
-                         start: Callable[[EventT | RereadEvent], Awaitable[None]]) -> None:
-        """Start the skipped events `first_missing` .. before `event`, read back from Kafka, in offset order."""
-        assert self._reread is not None
-        message = event.message
-        log.error("%s[%s]: offsets %d..%d were skipped by the consumer; reading them back", message.topic,
-                  message.partition, first_missing, message.offset - 1)
-        self.metrics.skipped_offsets.labels(message.topic).inc(message.offset - first_missing)
-        found = 0
-        try:
-            async for missing in self._reread(message.tp, first_missing, message.offset):
-                await start(RereadEvent(missing))
-                found += 1
-        except Exception as exc:
-            # The event that revealed the hole is not started, so nothing after the hole is acked: the commit stays
-            # before it, and a restart replays the missing offsets from Kafka.
-            log.critical("%s[%s]: reading back offsets %d..%d failed; stopping so that they are replayed",
-                         message.topic, message.partition, first_missing, message.offset - 1, exc_info=True)
-            if self._on_fatal is not None:
-                await self._on_fatal(exc)
-            raise
-        if found < message.offset - first_missing:
-            log.warning("%s[%s]: %d of offsets %d..%d exist (compacted, transaction markers or retention)",
-                        message.topic, message.partition, found, first_missing, message.offset - 1)
 
     async def _handle_one(
         self, manual: StreamT[Any], event: EventT | RereadEvent, handle: Handler, window: asyncio.Semaphore
