@@ -50,7 +50,7 @@ from streams.app import (
 )
 from streams.dead_letters import dead_letter, dead_letter_output
 from streams.due_index import DueIndex
-from streams.forwarding import with_skipped
+from streams.forwarding import send_output, with_skipped
 from streams.rule_configs import alert_config, marketing_config
 from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
@@ -123,8 +123,7 @@ async def _on_clickstream(event: EventT[Any]) -> None:
             return
         # Keyed by something else (or no metadata yet): the user's rows live on another partition.
         output = repartitioned_click(event, click)
-    await output.topic.send(key=output.key.encode("utf-8"), value=output.value, force=True)
-    metrics.events_produced.labels(output.topic.get_topic_name()).inc()
+    await send_output(output, metrics)
 
 
 async def _fold(forwarded: ProfileEvent, partition: int) -> None:

@@ -22,7 +22,7 @@ from streams.metrics import Metrics
 from streams.skipped_offsets import SkipDetector
 from streams.skipped_reader import RereadEvent, SkippedReader, reader_for
 
-__all__ = ["Output", "forward_in_order", "with_skipped"]
+__all__ = ["Output", "forward_in_order", "send_output", "with_skipped"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,14 @@ class Output:
 
 
 Route = Callable[[EventT], Sequence[Output]]
+
+
+async def send_output(output: Output, metrics: Metrics) -> Awaitable[Any]:
+    """Send one output now and count it; returns its delivery future."""
+    # force=True: not attached to the current event (Faust would send it only when the event is acked).
+    delivery = await output.topic.send(key=output.key.encode("utf-8"), value=output.value, force=True)
+    metrics.events_produced.labels(output.topic.get_topic_name()).inc()
+    return cast(Awaitable[Any], delivery)
 
 
 async def forward_in_order(
@@ -67,12 +75,7 @@ async def forward_in_order(
     try:
         async for event in with_skipped(manual.events(), stream.app, metrics, reader or reader_for(stream.app)):
             metrics.events_consumed.labels(event.message.topic).inc()
-            deliveries = []
-            for output in route(event):
-                # force=True: not attached to the current event (Faust would send it only when the event is acked).
-                deliveries.append(await output.topic.send(key=output.key.encode("utf-8"), value=output.value,
-                                                          force=True))
-                metrics.events_produced.labels(output.topic.get_topic_name()).inc()
+            deliveries = [await send_output(output, metrics) for output in route(event)]
             await queue.put((event, deliveries))
             if acker.done():
                 # The acker only stops on a failed delivery: stop consuming, the unacked events are replayed.
