@@ -43,14 +43,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     import agents.reviews  # noqa: F401 - importing registers the agents, tables and pages with the app
     from streams.app import app, settings
     from streams.llm.local import load_local_model
-    from streams.topics import check_clickstream_partitions, ensure_topics
+    from streams.topics import prepare_worker_topics
 
     # Train or load the offline model before joining the group, not inside the first rebalance.
     load_local_model(settings.local_model_dir)
     # Faust creates only the last level of its data folder (datadir/app_id).
     settings.datadir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(ensure_topics(settings))
-    asyncio.run(check_clickstream_partitions(settings))
+    asyncio.run(prepare_worker_topics(settings))
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = Worker(app, loglevel=args.loglevel, quiet=True)
     # Faust's terminal spinner (active at warning level and above) sets the root logger to DEBUG so that it can spin

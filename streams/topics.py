@@ -6,8 +6,11 @@ one-partition topic whose partition count no longer matches its changelogs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -62,40 +65,48 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def ensure_topics(settings: Settings, specs: list[TopicSpec] | None = None) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left as they are."""
-    specs = topic_specs(settings) if specs is None else specs
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [s for s in specs if s.name not in existing]
-        if not missing:
-            return []
-        try:
-            await admin.create_topics(
-                [NewTopic(s.name, s.partitions, s.replication, topic_configs=s.config) for s in missing]
-            )
-        except TopicAlreadyExistsError:
-            # Another worker created them between our list and our create: fine.
-            pass
-        log.info("created topics %s", ", ".join(s.name for s in missing))
-        return [s.name for s in missing]
-    finally:
-        await admin.close()
+    async with _admin(settings) as admin:
+        return await _create_missing(admin, topic_specs(settings) if specs is None else specs)
 
 
-async def check_clickstream_partitions(settings: Settings) -> None:
-    """With `clicks_keyed_by_user` the profile fold reads the clickstream beside its own topic, so both must have
-    `topic_partitions` partitions (Faust co-partitions them and the tables follow the partition number)."""
-    if not settings.clicks_keyed_by_user:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
-    await admin.start()
+async def prepare_worker_topics(settings: Settings) -> None:
+    """What a worker needs before it joins its group, over one admin connection: its topics exist, and a clickstream
+    the profile fold reads directly (`clicks_keyed_by_user`) has `topic_partitions` partitions (Faust co-partitions it
+    with the fold's own topic and the tables follow the partition number)."""
+    async with _admin(settings) as admin:
+        await _create_missing(admin, topic_specs(settings))
+        if settings.clicks_keyed_by_user:
+            _check_clickstream_partitions(await admin.describe_topics([settings.clickstream_topic]), settings)
+
+
+async def _create_missing(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[str]:
+    existing = set(await admin.list_topics())
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return []
     try:
-        described = await admin.describe_topics([settings.clickstream_topic])
-    finally:
-        await admin.close()
+        await admin.create_topics([NewTopic(s.name, s.partitions, s.replication, topic_configs=s.config)
+                                   for s in missing])
+    except TopicAlreadyExistsError:
+        # Another worker created them between our list and our create: fine.
+        pass
+    log.info("created topics %s", ", ".join(s.name for s in missing))
+    return [s.name for s in missing]
+
+
+def _check_clickstream_partitions(described: list[dict[str, Any]], settings: Settings) -> None:
     for topic in described:
         partitions = len(topic.get("partitions") or ())
         if partitions and partitions != settings.topic_partitions:
