@@ -21,26 +21,14 @@ P1 = TP("reviews", 1)
 DEADLINE_S = 5.0
 
 
-@dataclass
-class FakeMessage:
-    tp: TP
-    offset: int
-    key: bytes | None = None
-    value: bytes | None = b"{}"
-    timestamp: float = 1.0
-
-    @property
-    def topic(self) -> str:
-        return self.tp.topic
-
-    @property
-    def partition(self) -> int:
-        return self.tp.partition
+def FakeMessage(tp: TP, offset: int) -> RereadMessage:
+    """A Faust message as the agents read it: the read-back message type has exactly those fields."""
+    return RereadMessage(tp=tp, offset=offset, key=None, value=b"{}", timestamp=1.0)
 
 
 @dataclass
 class FakeEvent:
-    message: FakeMessage
+    message: RereadMessage
 
 
 @dataclass
