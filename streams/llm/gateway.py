@@ -4,8 +4,9 @@
     reply = await gateway.analyze(ReviewText("Great kettle"))      # an `Analyzer`, like the offline one
 
 Shaped like Flink's async I/O operator (bounded in-flight requests, per-attempt timeout, overall deadline) plus:
-- a requests+tokens rate limiter charged from an estimate, settled with the real usage, lowered by the provider's
-  `x-ratelimit-remaining-*` headers, and a shared cool-down after a 429 that honours `retry-after`;
+- a requests+tokens rate limiter that keeps every rolling minute within the provider's limits, charged from an
+  estimate and settled with the real usage, counting what the provider's `x-ratelimit-remaining-*` headers say
+  others used, and a shared cool-down after a 429 that honours `retry-after`;
 - micro-batching: reviews that arrive together share one instruction block in one request, in a compact wire
   format (`streams.llm.batch_format`: a line per review, a short answer per review, keyed or positional:
   `batch_answer`) that is expanded back into the full `ReviewAnalysis`; each item is validated on its own and the
@@ -54,7 +55,7 @@ from streams.llm.prompt import (
     repair_message,
     response_format_for_schema,
 )
-from streams.llm.rate_limiter import RateLimiter
+from streams.llm.rate_limiter import RateLimiter, Reservation
 from streams.llm.transport import ChatReply, ChatTransport, LLMRateLimited, LLMTimeout
 from streams.llm.validation import validate_analysis
 from streams.metrics import Metrics
@@ -78,7 +79,9 @@ class GatewayConfig:
     rpm: float = 500
     tpm: float = 200_000
     max_in_flight: int = 64
-    batch_max_items: int = 8
+    # 32 short reviews share one instruction block (~9 tokens each instead of ~35 at 8) and still answer in ~1,100
+    # output tokens, well inside attempt_timeout_s for a hosted model; the batcher's token budget caps long ones.
+    batch_max_items: int = 32
     # Review text tokens per batch; the instructions come once on top.
     batch_max_tokens: int = 2400
     batch_max_wait_s: float = 0.05
@@ -93,8 +96,10 @@ class GatewayConfig:
     cache_entries: int = 50_000
     breaker_failures: int = 10
     breaker_reset_s: float = 15.0
-    # What one analysis costs in output tokens before the real usage is known.
+    # What one analysis costs in output tokens before the real usage is known: alone (the full JSON answer) and as
+    # an item of a batch (the compact answer: ~35 tuple, ~50 keyed, measured by bench.llm_gateway).
     completion_tokens_per_review: int = 200
+    completion_tokens_per_batch_item: int = 60
     # `max_tokens` of a request: 2 × the learned output per review × reviews, at least `min_output_tokens`, at most
     # `max_output_tokens`. A runaway answer (small local models can go on until their context is full) costs at most
     # that; a truncated one is resent or repaired. Not more headroom: OpenAI counts max_tokens against the TPM limit.
@@ -103,12 +108,25 @@ class GatewayConfig:
     # "json_schema" (OpenAI, vLLM) or "json_object" with the schema attached (llama.cpp's server turns it into a
     # grammar; its json_schema mode fails).
     response_format: ResponseFormatMode = "json_schema"
-    # The shape of a batch's answer items: "keyed" (short-key objects; the strict schema OpenAI accepts) or "tuple"
-    # (positional arrays, fewer tokens; needs prefixItems, which llama.cpp and vLLM accept and OpenAI does not).
+    # The shape of a batch's answer items: "tuple" (positional arrays, the fewest tokens; positions checked on
+    # arrival) or "keyed" (short-key objects whose strict schema holds the model to every field while it writes).
     batch_answer: BatchAnswer = DEFAULT_BATCH_ANSWER
     # US dollars per million tokens, for the cost metric (gpt-4o-mini list prices by default).
     price_input_per_mtok: float = 0.15
     price_output_per_mtok: float = 0.60
+
+
+class _LearnedMean:
+    """A prior, replaced by the first observation, then moved by each later one (exponential average)."""
+
+    def __init__(self, prior: float, weight: float = 0.2) -> None:
+        self.value = float(prior)
+        self._weight = weight
+        self._observed = False
+
+    def observe(self, x: float) -> None:
+        self.value += (self._weight if self._observed else 1.0) * (x - self.value)
+        self._observed = True
 
 
 @dataclass(eq=False)
@@ -162,9 +180,12 @@ class LLMGateway:
         self._batcher: MicroBatcher[_Job] = MicroBatcher(
             max_items=cfg.batch_max_items, max_tokens=cfg.batch_max_tokens, max_wait_s=cfg.batch_max_wait_s
         )
-        # Learned from replies: charging the limiter a fixed guess that is too high leaves the limit unused while
-        # requests are in flight (the OpenAI cookbook's processor does that).
-        self._completion_per_review = float(cfg.completion_tokens_per_review)
+        # Learned from replies, for single answers and batch items apart (a batch item is a fifth of a single
+        # answer): charging the limiter a guess that is too high leaves the limit unused while requests are in
+        # flight (the OpenAI cookbook's processor does that), and a run of over-estimated requests queued at start-up
+        # sends the rest of the queue in one burst once their refunds come in.
+        self._completion = {False: _LearnedMean(cfg.completion_tokens_per_review),
+                            True: _LearnedMean(cfg.completion_tokens_per_batch_item)}
         # Instructions and schema of a one-review request: what batching saves on every review it adds.
         self._single_request_tokens = estimate_tokens(build_messages(ReviewText(""))) + cfg.completion_tokens_per_review
         self._joinable: dict[str, asyncio.Future[AnalyzerReply]] = {}
@@ -298,23 +319,26 @@ class LLMGateway:
         else:
             messages = build_batch_messages([j.review for j in jobs], self.config.batch_answer)
             response_format = self._format(batch_response_format(self.config.batch_answer))
-        estimate = estimate_tokens(messages) + int(self._completion_per_review * len(jobs))
+        estimate = estimate_tokens(messages) + self._expected_output_tokens(len(jobs))
         return await self._request(messages, response_format, estimate, len(jobs), priority,
                                    self._max_tokens(len(jobs)))
 
     def _max_tokens(self, items: int) -> int:
         cfg = self.config
-        return max(cfg.min_output_tokens, min(cfg.max_output_tokens, int(2 * self._completion_per_review * items)))
+        return max(cfg.min_output_tokens, min(cfg.max_output_tokens, 2 * self._expected_output_tokens(items)))
+
+    def _expected_output_tokens(self, items: int) -> int:
+        return int(self._completion[items > 1].value * items)
 
     async def _request(self, messages: list[ChatMessage], response_format: dict[str, Any], estimate: int,
                        items: int, priority: int, max_tokens: int) -> ChatReply:
         """One request through the slots and the rate limiter, with its accounting; raises `LLMError`."""
         await self.slots.acquire(priority)
         try:
-            wait = self.limiter.reserve(estimate, self._clock())
-            self.metrics.llm_limiter_wait.observe(wait)
-            if wait > 0:
-                await asyncio.sleep(wait)  # the rate limit itself
+            reservation = self.limiter.reserve(estimate, self._clock())
+            self.metrics.llm_limiter_wait.observe(reservation.wait)
+            if reservation.wait > 0:
+                await asyncio.sleep(reservation.wait)  # the rate limit itself
             started = time.perf_counter()
             outcome = "ok"
             try:
@@ -325,8 +349,10 @@ class LLMGateway:
                 if isinstance(exc, LLMRateLimited):
                     self.metrics.llm_rate_limited.inc()
                     self.stats.rate_limited += 1
-                # Nothing was served: give the estimate back, but keep the request (the provider counted it).
-                self.limiter.settle(estimate, estimate // 4, self._clock())
+                    # Refused before it was counted: only the request itself stays in the rolling minute.
+                    self.limiter.settle(reservation, 0, self._clock())
+                # Any other failure keeps its estimate: the provider counts a request when it admits it, and a
+                # 5xx or a timeout comes after that (giving it back was what let a busy gateway overrun the limit).
                 raise
             finally:
                 duration = time.perf_counter() - started
@@ -337,7 +363,7 @@ class LLMGateway:
         finally:
             self.slots.release()
         # Only analyses teach the per-review completion estimate; marketing text has its own length.
-        self._account(reply, estimate, items, learn=priority == PRIORITY_ANALYSIS)
+        self._account(reply, reservation, items, learn=priority == PRIORITY_ANALYSIS)
         return reply
 
     # ------------------------------------------------------------------------------------------ other requests
@@ -390,14 +416,15 @@ class LLMGateway:
                 return False
             await asyncio.sleep(min(max(wait, 0.05), 1.0, max(0.0, deadline - now)))
 
-    def _account(self, reply: ChatReply, estimate: int, items: int, learn: bool = True) -> None:
+    def _account(self, reply: ChatReply, reservation: Reservation, items: int, learn: bool = True) -> None:
         now = self._clock()
-        self.limiter.observe_headers(reply.headers, now)
         used = reply.prompt_tokens + reply.completion_tokens
         if used:
-            self.limiter.settle(estimate, used, now)
+            self.limiter.settle(reservation, used, now)
+        # After settling, so that the provider's count is compared with what we really used.
+        self.limiter.observe_headers(reply.headers, now)
         if learn and reply.completion_tokens and not reply.truncated:
-            self._completion_per_review += 0.2 * (reply.completion_tokens / items - self._completion_per_review)
+            self._completion[items > 1].observe(reply.completion_tokens / items)
         m, model = self.metrics, reply.model
         m.llm_tokens.labels(model, "input").inc(reply.prompt_tokens)
         m.llm_tokens.labels(model, "output").inc(reply.completion_tokens)
@@ -451,12 +478,12 @@ class LLMGateway:
             {"role": "assistant", "content": (reply.content or "")[:2000]},
             repair_message(str(error)),
         ]
-        estimate = estimate_tokens(messages) + int(self._completion_per_review)
+        estimate = estimate_tokens(messages) + self._expected_output_tokens(1)
         await self.slots.acquire(PRIORITY_ANALYSIS)
         try:
-            wait = self.limiter.reserve(estimate, self._clock())
-            if wait > 0:
-                await asyncio.sleep(wait)
+            reservation = self.limiter.reserve(estimate, self._clock())
+            if reservation.wait > 0:
+                await asyncio.sleep(reservation.wait)
             try:
                 fixed = await self.transport.complete(messages, self._format(response_format_for_schema()),
                                                       timeout_s=self.config.attempt_timeout_s,
@@ -466,7 +493,7 @@ class LLMGateway:
                 return [job]
         finally:
             self.slots.release()
-        self._account(fixed, estimate, 1)
+        self._account(fixed, reservation, 1)
         self.metrics.llm_retries.labels("repair").inc()
         try:
             analysis = decode_and_validate(None if fixed.truncated else fixed.content, job.review.text)
