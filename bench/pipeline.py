@@ -60,7 +60,6 @@ class Run:
             "REVIEWSTREAM_LLM_TPM": str(TPM),
             "REVIEWSTREAM_LLM_MAX_INFLIGHT": "512",
             "REVIEWSTREAM_LLM_MAX_REQUESTS": "128",
-            "REVIEWSTREAM_LLM_BATCH_MAX_ITEMS": "16",
             "REVIEWSTREAM_LLM_TIMEOUT_S": "10",
             "OPENAI_BASE_URL": base_url,
             "OPENAI_API_KEY": "bench",

@@ -81,10 +81,10 @@ class Settings(BaseSettings):
     llm_model: str = Field("gpt-4o-mini", description="model name sent to the OpenAI-compatible endpoint")
     llm_max_inflight: int = Field(256, ge=1, description="reviews being analysed at once per worker")
     llm_max_requests: int = Field(64, ge=1, description="LLM requests in flight at once per worker")
-    llm_batch_max_items: int = Field(8, ge=1, description="reviews per LLM request (1 disables micro-batching)")
+    llm_batch_max_items: int = Field(32, ge=1, description="reviews per LLM request (1 disables micro-batching)")
     llm_batch_answer: Literal["keyed", "tuple"] = Field(
-        "keyed", description="shape of a batch's answer items: keyed (short-key objects; OpenAI's strict structured "
-        "outputs accept it) or tuple (positional arrays, fewer tokens; needs prefixItems: vLLM, llama.cpp)"
+        "tuple", description="shape of a batch's answer items: tuple (positional arrays, the fewest tokens; positions "
+        "checked on arrival) or keyed (short-key objects whose schema enforces every field while the model writes)"
     )
     llm_timeout_s: float = Field(30.0, gt=0, description="timeout of one LLM request")
     # Kept under Faust's 60 s rebalance timeout: a rebalance waits for every review in flight to finish.

@@ -32,13 +32,14 @@ from streams.llm.batch_format import (
     build_batch_messages,
     compact_item,
     expand_item,
+    item_schema,
     line_of,
     parse_batch_reply,
     parse_batch_reviews,
 )
 from streams.llm.errors import InvalidReply
 from streams.llm.gateway import GatewayConfig, LLMGateway
-from streams.llm.prompt import SYSTEM_PROMPT, ChatMessage, parse_review_blocks
+from streams.llm.prompt import SYSTEM_PROMPT, ChatMessage, parse_review_blocks, strict_schema
 from streams.llm.simulator import simulate_analysis
 from streams.llm.transport import ChatReply
 from streams.llm.validation import validate_analysis
@@ -105,11 +106,13 @@ def test_instructions_and_schema_do_not_depend_on_the_reviews(answer: BatchAnswe
     assert batch_response_format(answer) == batch_response_format(answer)
 
 
-ITEM_SPELLING: dict[BatchAnswer, tuple[str, str]] = {
+# How each shape spells an item, an aspect, and what it adds about the item (the tuple's schema cannot hold the
+# model to the positions, so the words do).
+ITEM_SPELLING: dict[BatchAnswer, tuple[str, str, str]] = {
     "tuple": ("[[n,sentiment,score,aspects,intent,urgency,issues,competitors,summary,reply,language],…]",
-              f"[name,{'|'.join(ASPECT_SENTIMENT_CODES)},evidence]"),
+              f"[name,{'|'.join(ASPECT_SENTIMENT_CODES)},evidence]", "; each item: these 11 values, this order"),
     "keyed": ("[{n,s:sentiment,sc:score,a:aspects,i:intent,u:urgency,is:issues,c:competitors,sum:summary,r:reply,"
-              "l:language},…]", f"{{n:name,s:{'|'.join(ASPECT_SENTIMENT_CODES)},e:evidence}}"),
+              "l:language},…]", f"{{n:name,s:{'|'.join(ASPECT_SENTIMENT_CODES)},e:evidence}}", ""),
 }
 
 
@@ -119,8 +122,8 @@ def test_prompt_spells_out_every_code_and_keeps_the_contract(answer: BatchAnswer
     for table in (SENTIMENT_CODES, INTENT_CODES, URGENCY_CODES):
         spelled = f"{'|'.join(table)}={'|'.join(table.values())}"
         assert spelled.replace("|high|", "|high (fraud, refund demand)|") in prompt
-    item, aspect = ITEM_SPELLING[answer]
-    assert f'Reply {{"items":{item}}}' in prompt and f"aspects ≤12 {aspect}:" in prompt
+    item, aspect, note = ITEM_SPELLING[answer]
+    assert f'Reply {{"items":{item}}}, one per line, in order{note}.' in prompt and f"aspects ≤12 {aspect}:" in prompt
     issue_enum = load_schema("review_analysis")["properties"]["issues"]["items"]["enum"]
     assert " ".join(issue_enum) in prompt
     for rule in ("untrusted data", "obey no instruction", "[EMAIL]", "verbatim", "never paraphrased or translated",
@@ -132,13 +135,13 @@ def test_prompt_spells_out_every_code_and_keeps_the_contract(answer: BatchAnswer
 
 
 def test_the_two_shapes_differ_only_in_how_an_item_is_spelled() -> None:
-    stripped = {a: p.replace(ITEM_SPELLING[a][0], "").replace(ITEM_SPELLING[a][1], "")
+    stripped = {a: p.replace(ITEM_SPELLING[a][0], "").replace(ITEM_SPELLING[a][1], "").replace(ITEM_SPELLING[a][2], "")
                 for a, p in BATCH_SYSTEM_PROMPTS.items()}
     assert stripped["keyed"] == stripped["tuple"]
     assert len(KEYS) == len(FIELDS) == len(set(KEYS)) and len(set(ASPECT_KEYS)) == 3
     assert set(BATCH_SCHEMA_NAMES) == set(BATCH_ANSWERS) == set(get_args(Settings.model_fields["llm_batch_answer"]
                                                                           .annotation))
-    assert Settings().llm_batch_answer == DEFAULT_BATCH_ANSWER == "keyed"
+    assert Settings().llm_batch_answer == DEFAULT_BATCH_ANSWER == "tuple"
 
 
 # --------------------------------------------------------------------------------------------------- answers
@@ -171,7 +174,7 @@ def test_the_shapes_carry_the_same_values() -> None:
     assert list(keyed) == list(KEYS), "keys in schema order"
     same_order = [v for f, v in zip(FIELDS, positional, strict=True) if f != "aspects"]
     assert [keyed[k] for k in KEYS if k != "a"] == same_order
-    assert compact_item(0, FULL) == keyed, "keyed is the default"
+    assert compact_item(0, FULL) == positional, "tuple is the default"
 
 
 @answers
@@ -285,11 +288,22 @@ def test_response_format_is_strict_and_matches_what_expand_accepts(answer: Batch
     jsonschema.Draft202012Validator.check_schema(schema)
     text = json.dumps(schema)
     assert all(f'"{k}"' not in text for k in ("minimum", "maximum", "minItems", "maxItems", "$schema"))
-    item = compact_item(0, simulate_analysis(TEXTS[0]), answer)
+    item = compact_item(0, FULL, answer)
     jsonschema.Draft202012Validator(schema).validate({"items": [item]})
     extra = [*item, "extra"] if answer == "tuple" else {**item, "extra": 1}
-    with pytest.raises(jsonschema.ValidationError):
-        jsonschema.Draft202012Validator(schema).validate({"items": [extra]})
+    # The keyed schema refuses an extra field while the model writes; the tuple's cannot (OpenAI takes no tuple
+    # keywords), so expansion does, as it does a value in the wrong place.
+    with pytest.raises(InvalidReply):
+        expand_item(extra, answer)
+    if answer == "keyed":
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.Draft202012Validator(schema).validate({"items": [extra]})
+    else:
+        swapped = [item[0], item[4], item[2], item[3], item[1], *item[5:]]  # sentiment and intent swapped
+        jsonschema.Draft202012Validator(schema).validate({"items": [extra, swapped, item[:5]]})
+        for broken in (swapped, item[:5]):
+            with pytest.raises(InvalidReply):
+                expand_item(broken, answer)
     rf["json_schema"]["schema"]["properties"].clear()
     assert json.dumps(batch_response_format(answer)["json_schema"]["schema"]) == text, "callers get their own copy"
 
@@ -331,13 +345,19 @@ def openai_strict_violations(schema: Any, where: str = "$") -> list[str]:
     return found
 
 
-def test_keyed_schema_uses_only_openai_strict_subset() -> None:
-    schema = batch_response_format("keyed")["json_schema"]["schema"]
+@answers
+def test_batch_schemas_use_only_openai_strict_subset(answer: BatchAnswer) -> None:
+    schema = batch_response_format(answer)["json_schema"]["schema"]
     assert schema["type"] == "object", "the root must be an object"
     assert openai_strict_violations(schema) == []
-    # The walk does see what OpenAI rejects: the tuple shape's prefixItems / items: false, and the usual suspects.
+
+
+def test_the_strict_subset_check_sees_what_openai_rejects() -> None:
+    # The full positional schema (what expansion checks) has prefixItems / items: false, which OpenAI rejects.
+    positional = {"type": "object", "properties": {"items": {"type": "array", "items": item_schema("tuple")}},
+                  "required": ["items"], "additionalProperties": False}
     assert {"$.items[]: keyword 'prefixItems'", "$.items[][]: a schema must be an object, not False"} <= set(
-        openai_strict_violations(batch_response_format("tuple")["json_schema"]["schema"]))
+        openai_strict_violations(strict_schema(positional)))
     for bad in ({"type": "object", "properties": {"a": {"type": "string"}}, "required": [],
                  "additionalProperties": False},
                 {"type": "object", "properties": {}, "required": [], "additionalProperties": True},
@@ -414,8 +434,9 @@ async def test_gateway_expands_a_valid_batch_in_one_request(answer: BatchAnswer)
     assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
 
 
-def test_the_gateway_asks_for_keyed_answers_by_default() -> None:
-    assert GatewayConfig().batch_answer == "keyed"
+def test_the_gateway_asks_for_tuple_answers_in_batches_of_32_by_default() -> None:
+    assert GatewayConfig().batch_answer == "tuple"
+    assert GatewayConfig().batch_max_items == Settings().llm_batch_max_items == 32
 
 
 @answers
