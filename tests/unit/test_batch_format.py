@@ -4,6 +4,7 @@ ReviewAnalysis. Every answer test runs for both shapes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
@@ -388,10 +389,12 @@ class ScriptedTransport:
         self.batch_answer = batch_answer
         self.cut_batches_at = cut_batches_at  # characters, like a max_tokens limit
         self.requests: list[tuple[list[ChatMessage], Mapping[str, Any]]] = []
+        self.max_tokens: list[int | None] = []
 
     async def complete(self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *,
                        timeout_s: float, max_tokens: int | None = None) -> ChatReply:
         self.requests.append((list(messages), response_format))
+        self.max_tokens.append(max_tokens)
         user = messages[-1]["content"]
         lines = parse_batch_reviews(user)
         truncated = False
@@ -421,6 +424,24 @@ async def _analyse(transport: ScriptedTransport, texts: list[str], answer: Batch
     finally:
         await gateway.aclose()
     return [r.analysis for r in replies]
+
+
+async def test_gateway_learns_the_output_of_a_batch_item_apart_from_a_single_answer() -> None:
+    # The scripted replies report 50 output tokens whatever they hold: 12.5 per item in a batch of 4.
+    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines, DEFAULT_BATCH_ANSWER)}))
+    gateway = LLMGateway(transport, GatewayConfig(batch_max_items=4, batch_max_wait_s=5.0, min_output_tokens=1,
+                                                  completion_tokens_per_review=200,
+                                                  completion_tokens_per_batch_item=60))
+    try:
+        for texts in (TEXTS[:4], [f"Review number {i}: works as described." for i in range(4)]):
+            await asyncio.gather(*(gateway.analyze(ReviewText(t)) for t in texts))
+        gateway.config = dataclasses.replace(gateway.config, batch_max_items=1)
+        await gateway.analyze(ReviewText("one more review, alone"))
+    finally:
+        await gateway.aclose()
+    # max_tokens is twice the expected output: the batch prior (60/item), then the first reply's 12.5/item; a single
+    # request still expects a single answer's 200, not what batch items taught.
+    assert transport.max_tokens == [2 * 60 * 4, 2 * 50, 2 * 200]
 
 
 @answers
