@@ -64,6 +64,8 @@ class Reservation:
     tokens: int
     requests: int = 1
     settled: bool = field(default=False, repr=False)
+    # Still counted in the rolling minute (a flag, not a search of the log: a settle per reply must stay cheap).
+    logged: bool = field(default=False, repr=False)
 
 
 class RateLimiter:
@@ -95,7 +97,7 @@ class RateLimiter:
         send_at = max(now, self._blocked_until, now + self._requests.wait_for(now), now + self._tokens.wait_for(now),
                       self._log[-1].send_at if self._log else now)
         send_at = self._window_allows(cost, send_at)
-        reservation = Reservation(wait=send_at - now, send_at=send_at, tokens=cost)
+        reservation = Reservation(wait=send_at - now, send_at=send_at, tokens=cost, logged=True)
         self._log.append(reservation)
         self._log_tokens += cost
         self._log_requests += 1
@@ -130,12 +132,13 @@ class RateLimiter:
         span = WINDOW_S + WINDOW_MARGIN_S
         while self._log and self._log[0].send_at + span <= now:
             gone = self._log.popleft()
+            gone.logged = False
             self._log_tokens -= gone.tokens
             self._log_requests -= gone.requests
 
     def _recount(self, reservation: Reservation, tokens: int, requests: int) -> None:
         """Change what a logged reservation counts (a no-op once it has left the window)."""
-        if reservation in self._log:
+        if reservation.logged:
             self._log_tokens += tokens - reservation.tokens
             self._log_requests += requests - reservation.requests
         reservation.tokens, reservation.requests = tokens, requests
@@ -185,7 +188,8 @@ class RateLimiter:
         lasts = min((r for r in resets if r is not None), default=WINDOW_S)
         # Logged as sent `lasts` seconds before a minute ago, so it leaves our window when the provider resets.
         others = Reservation(wait=0.0, send_at=now + min(lasts, WINDOW_S) - WINDOW_S - WINDOW_MARGIN_S,
-                             tokens=max(0, others_tokens), requests=max(0, others_requests), settled=True)
+                             tokens=max(0, others_tokens), requests=max(0, others_requests), settled=True,
+                             logged=True)
         # Kept in send order: it leaves the window before anything logged after it was sent.
         index = next((i for i, entry in enumerate(self._log) if entry.send_at > others.send_at), len(self._log))
         self._log.insert(index, others)
