@@ -86,7 +86,7 @@ class GatewayConfig:
     batch_max_tokens: int = 2400
     batch_max_wait_s: float = 0.05
     # While the limiter makes requests wait anyway, reviews wait for company instead (up to this long): one request
-    # with 16 reviews costs far fewer tokens than 16 requests, so light traffic does not hit the token limit.
+    # with 32 reviews costs far fewer tokens than 32 requests, so light traffic does not hit the token limit.
     batch_max_wait_under_limit_s: float = 2.0
     attempt_timeout_s: float = 30.0
     deadline_s: float = 180.0

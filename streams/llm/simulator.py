@@ -37,7 +37,7 @@ Batch contract (micro-batching in the gateway, the compact format of `streams.ll
   `[n,"text",rating,lang_hint]` (`build_batch_messages`), and `response_format` json_schema named
   `review_analysis_batch_keyed` or `review_analysis_batch_compact` (`batch_response_format(answer)`). The element
   alone also selects batch mode, whatever the response_format (llama.cpp-style `json_object` requests carry no schema
-  name: the attached schema, if it is one of the two, tells the shape; otherwise the default, keyed).
+  name: the attached schema, if it is one of the two, tells the shape; otherwise the default, `DEFAULT_BATCH_ANSWER`).
 - Reply: `{"items": [ITEM, ...]}`, one ITEM per line, same order, in the shape the request asked for (an object with
   short keys, or a positional array), each with the line's `n`: the very analysis a single request for that review
   gets (`simulate_analysis`), written with `compact_item`. Its completion tokens are counted from that content like
