@@ -479,21 +479,12 @@ class LLMGateway:
             repair_message(str(error)),
         ]
         estimate = estimate_tokens(messages) + self._expected_output_tokens(1)
-        await self.slots.acquire(PRIORITY_ANALYSIS)
         try:
-            reservation = self.limiter.reserve(estimate, self._clock())
-            if reservation.wait > 0:
-                await asyncio.sleep(reservation.wait)
-            try:
-                fixed = await self.transport.complete(messages, self._format(response_format_for_schema()),
-                                                      timeout_s=self.config.attempt_timeout_s,
-                                                      max_tokens=self._max_tokens(1))
-            except LLMError:
-                job.attempts += 1
-                return [job]
-        finally:
-            self.slots.release()
-        self._account(fixed, reservation, 1)
+            fixed = await self._request(messages, self._format(response_format_for_schema()), estimate, 1,
+                                        PRIORITY_ANALYSIS, self._max_tokens(1))
+        except LLMError:
+            job.attempts += 1
+            return [job]
         self.metrics.llm_retries.labels("repair").inc()
         try:
             analysis = decode_and_validate(None if fixed.truncated else fixed.content, job.review.text)
