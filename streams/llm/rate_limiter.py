@@ -51,9 +51,6 @@ class _Bucket:
             self.level = min(self.capacity, self.level + (now - self.updated_at) * self.rate_per_s)
             self.updated_at = now
 
-    def wait_for(self, now: float) -> float:
-        return 0.0 if self.level >= 0 else -self.level / self.rate_per_s
-
 
 @dataclass(eq=False, slots=True)
 class Reservation:
@@ -88,15 +85,12 @@ class RateLimiter:
     def reserve(self, tokens: int, now: float) -> Reservation:
         """Take one request and `tokens` tokens; the reservation says how long to wait before sending (0 = now)."""
         self._expire(now)
-        for bucket in (self._requests, self._tokens):
-            bucket.refill(now)
-        self._requests.level -= 1
         # A single request larger than the limit may still pass once everything else has left, not never.
         cost = min(tokens, int(self.tpm))
-        self._tokens.level -= min(cost, self._tokens.capacity + self._tokens.rate_per_s * 60)
-        send_at = max(now, self._blocked_until, now + self._requests.wait_for(now), now + self._tokens.wait_for(now),
-                      self._log[-1].send_at if self._log else now)
-        send_at = self._window_allows(cost, send_at)
+        send_at = self._send_at(cost, now)
+        for bucket, need in ((self._requests, 1), (self._tokens, cost)):
+            bucket.refill(now)
+            bucket.level -= need
         reservation = Reservation(wait=send_at - now, send_at=send_at, tokens=cost, logged=True)
         self._log.append(reservation)
         self._log_tokens += cost
@@ -106,14 +100,17 @@ class RateLimiter:
     def peek(self, tokens: int, now: float) -> float:
         """How long a request of `tokens` would wait if reserved now; changes nothing."""
         self._expire(now)
-        at = max(now, self._blocked_until)
-        for bucket, cost in ((self._requests, 1.0), (self._tokens, float(min(tokens, self.tpm)))):
+        return self._send_at(min(tokens, int(self.tpm)), now) - now
+
+    def _send_at(self, cost: int, now: float) -> float:
+        """When one more request of `cost` tokens may go: after the cool-down, after every earlier reservation
+        (first come, first served), when both buckets hold what it takes, and when the rolling minute has room."""
+        at = max(now, self._blocked_until, self._log[-1].send_at if self._log else now)
+        for bucket, need in ((self._requests, 1.0), (self._tokens, float(cost))):
             level = min(bucket.capacity, bucket.level + max(0.0, now - bucket.updated_at) * bucket.rate_per_s)
-            if level < cost:
-                at = max(at, now + (cost - level) / bucket.rate_per_s)
-        if self._log:
-            at = max(at, self._log[-1].send_at)
-        return max(0.0, self._window_allows(min(tokens, int(self.tpm)), at) - now)
+            if level < need:
+                at = max(at, now + (need - level) / bucket.rate_per_s)
+        return self._window_allows(cost, at)
 
     def _window_allows(self, tokens: int, at: float) -> float:
         """The earliest time from `at` on when one more request of `tokens` keeps the rolling minute within both
