@@ -8,7 +8,7 @@ from faust.types import EventT
 
 from models.dead_letter import DeadLetter
 from streams.app import dead_letters_topic, metrics
-from streams.forwarding import Output
+from streams.forwarding import Output, send_output
 
 __all__ = ["dead_letter", "dead_letter_output"]
 
@@ -31,4 +31,4 @@ async def dead_letter(event: EventT, exc: BaseException, *, stage: str) -> None:
     log.warning("dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, exc)
     output = dead_letter_output(event, f"{stage}_failed", f"{type(exc).__name__}: {str(exc)[:300]}", exc,
                                 stage=stage)
-    await output.topic.send(key=output.key.encode("utf-8"), value=output.value, force=True)
+    await send_output(output, metrics)
