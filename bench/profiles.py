@@ -8,6 +8,9 @@ Both sides read the same events from the same broker (the project's Kafka on KAF
 - worker: `reviewstream worker` (RocksDB tables) validates each click (keyed by user, so read by the profile fold
   directly), folds it into the user's profile (table + changelog) and session, and publishes meaningful changes.
 Throughput is events per second from the first to the last event handled; `ratio` = worker / baseline.
+Beside them, for scale: a minimal Faust agent over the same events (bench/faust_floor.py: doing nothing, and one
+table write per event), and the worker's fold alone in this process (parse, profile and session fold into dicts: no
+Kafka, no table, no codec) over the first 200,000 events.
 The worker's peak resident memory is sampled from its /metrics (process_resident_memory_bytes) during the run;
 with `--users` equal to `--events` every event creates a profile (1,000,000 distinct users by default).
 Prints one JSON line. Data: synthetic click events (the clickstream has no public corpus on the registries).
@@ -33,6 +36,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.faust_floor import MODES
 from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop_worker
+from models.click import parse_click
+from models.profile import ProfileConfig, SourceRef, UserProfile, fold_click
+from models.session import SessionConfig, SessionState, observe
 from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
 
@@ -101,6 +107,21 @@ async def baseline(bootstrap: str, source: str, target: str, n: int) -> float:
         await consumer.stop()
         await producer.stop()
     return n / (last - first)
+
+
+def fold_only(events: list[bytes], limit: int = 200_000) -> float:
+    """Events/s of the worker's fold by itself: what Python spends on a click before Faust, RocksDB or Kafka."""
+    profile_config, session_config = ProfileConfig(), SessionConfig()
+    profiles: dict[str, UserProfile] = {}
+    sessions: dict[str, SessionState] = {}
+    sample = events[:limit]
+    started = time.perf_counter()
+    for offset, raw in enumerate(sample):
+        click = parse_click(raw)
+        source = SourceRef("bench", 0, offset)
+        profiles[click.user_id] = fold_click(profiles.get(click.user_id), click, source, profile_config).profile
+        sessions[click.user_id] = observe(sessions.get(click.user_id), click, source, session_config)[0]
+    return len(sample) / (time.perf_counter() - started)
 
 
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
@@ -184,6 +205,7 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[s
     await produce(bootstrap, source, events)
     base_rate = await baseline(bootstrap, source, target, n)
     floors = {mode: faust_floor(mode, port, source, settings.topic_partitions, n, workdir) for mode in MODES}
+    fold_rate = fold_only(events)
     worker = await through_worker(port, events, workdir)
     return {
         "bench": "profiles",
@@ -198,6 +220,9 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[s
         "faust_stateless_ratio": round(floors["stateless"] / base_rate, 3),
         "faust_one_table_write_events_per_s": round(floors["one_table_write"], 1),
         "faust_one_table_write_ratio": round(floors["one_table_write"] / base_rate, 3),
+        # The fold alone, no I/O: even with Faust, RocksDB and Kafka free, the worker could not pass this ratio.
+        "fold_only_events_per_s": round(fold_rate, 1),
+        "fold_only_ratio": round(fold_rate / base_rate, 3),
         "worker_peak_rss_mib": round(worker["peak_rss_bytes"] / 2**20, 1),
         "store": "rocksdb",
         "data": "synthetic click events (views, searches, carts, purchases) over 500 products",
