@@ -57,9 +57,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     # on every record: every debug call in aiokafka and Faust then builds a LogRecord — a tenth of a busy worker's
     # time in profiles. A service has no terminal to spin on.
     worker.spinner = None
-    # Everything built so far (modules, the offline model, Faust's app) lives as long as the process: out of the
-    # collector's sight, a full collection no longer walks it — a third of the time it took (bench.profiles' worker
-    # spent ~4.5 % of its run in full collections, ~1.4 % after).
+    # Everything built so far (modules, the offline model, Faust's app) lives as long as the process; frozen, it is no
+    # longer walked by every full collection, which then takes a third of the time (bench.profiles' worker: ~4.5 % of
+    # its run in full collections before, ~1.4 % after).
     gc.collect()
     gc.freeze()
     worker.execute_from_commandline()
