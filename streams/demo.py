@@ -48,6 +48,8 @@ class DemoResult:
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     tickets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Profiles read from the worker's tables because this run's replay did not change them enough to publish them.
+    profiles_from_tables: int = 0
     seconds: float = 0.0
 
     @property
@@ -186,6 +188,11 @@ def _summary(result: DemoResult) -> str:
         f"time:          {result.seconds:.1f}s",
         "result:        " + ("complete: every sample event accounted for" if result.complete else "INCOMPLETE"),
     ]
+    if result.profiles_from_tables:
+        lines.append(f"note:          this broker had seen the sample before: the folds skip events they have "
+                     f"seen, so a replay publishes few profiles ({result.profiles_from_tables} were read from the "
+                     f"worker's tables) and no new window, alert or message; `deploy/kafka/kafka.sh reset` (same "
+                     f"KAFKA_PORT) starts afresh")
     return "\n".join(lines)
 
 
@@ -200,6 +207,7 @@ async def _fetch_missing_profiles(result: DemoResult, web_port: int) -> None:
                 async with session.get(f"http://127.0.0.1:{web_port}/profiles/{user_id}/") as response:
                     if response.status == 200:
                         result.profiles[user_id] = (await response.json())["profile"]
+                        result.profiles_from_tables += 1
             except aiohttp.ClientError:
                 return
 
