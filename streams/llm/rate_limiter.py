@@ -91,10 +91,9 @@ class RateLimiter:
         for bucket, need in ((self._requests, 1), (self._tokens, cost)):
             bucket.refill(now)
             bucket.level -= need
-        reservation = Reservation(wait=send_at - now, send_at=send_at, tokens=cost, logged=True)
-        self._log.append(reservation)
-        self._log_tokens += cost
-        self._log_requests += 1
+        reservation = Reservation(wait=send_at - now, send_at=send_at, tokens=cost)
+        # Appended: nothing logged is sent after it (first come, first served).
+        self._log_add(reservation, len(self._log))
         return reservation
 
     def peek(self, tokens: int, now: float) -> float:
@@ -124,6 +123,13 @@ class RateLimiter:
             used_tokens -= entry.tokens
             used_requests -= entry.requests
         return at
+
+    def _log_add(self, entry: Reservation, index: int) -> None:
+        """Count `entry` in the rolling minute, at `index` of the log (which stays in send order)."""
+        self._log.insert(index, entry)
+        entry.logged = True
+        self._log_tokens += entry.tokens
+        self._log_requests += entry.requests
 
     def _expire(self, now: float) -> None:
         span = WINDOW_S + WINDOW_MARGIN_S
@@ -185,13 +191,10 @@ class RateLimiter:
         lasts = min((r for r in resets if r is not None), default=WINDOW_S)
         # Logged as sent `lasts` seconds before a minute ago, so it leaves our window when the provider resets.
         others = Reservation(wait=0.0, send_at=now + min(lasts, WINDOW_S) - WINDOW_S - WINDOW_MARGIN_S,
-                             tokens=max(0, others_tokens), requests=max(0, others_requests), settled=True,
-                             logged=True)
+                             tokens=max(0, others_tokens), requests=max(0, others_requests), settled=True)
         # Kept in send order: it leaves the window before anything logged after it was sent.
-        index = next((i for i, entry in enumerate(self._log) if entry.send_at > others.send_at), len(self._log))
-        self._log.insert(index, others)
-        self._log_tokens += others.tokens
-        self._log_requests += others.requests
+        self._log_add(others, next((i for i, entry in enumerate(self._log) if entry.send_at > others.send_at),
+                                   len(self._log)))
 
     def blocked_for(self, now: float) -> float:
         return max(0.0, self._blocked_until - now)
