@@ -13,9 +13,9 @@ from faust.types import EventT, StreamT
 from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
 from models.profile_event import ProfileEvent
-from streams.app import app, clickstream_topic, lag, metrics, profile_events_topic, settings
-from streams.dead_letters import dead_letter_output
-from streams.forwarding import Output, forward_in_order
+from streams.app import app, clickstream_topic, dead_letters, lag, metrics, profile_events_topic, settings
+from streams.forwarding import forward_in_order
+from streams.output import Output
 
 __all__ = ["repartitioned_click", "route_click", "route_clicks"]
 
@@ -25,7 +25,7 @@ def route_click(event: EventT) -> Sequence[Output]:
     try:
         click = parse_click(message.value)
     except InvalidEvent as exc:
-        return [dead_letter_output(event, exc.reason, exc.detail, exc)]
+        return [dead_letters.output(message, exc.reason, exc.detail, exc)]
     return [repartitioned_click(event, click)]
 
 
@@ -39,7 +39,7 @@ def repartitioned_click(event: EventT, click: ClickEvent) -> Output:
 
 async def route_clicks(stream: StreamT[Any]) -> None:
     try:
-        await forward_in_order(stream, route_click, metrics=metrics, agent="clickstream",
+        await forward_in_order(stream, route_click, metrics=metrics, agent="clickstream", dead_letters=dead_letters,
                                on_finished=lag.note_finished)
     except Exception as exc:
         # Unacked events are replayed after a restart; carrying on could skip them.

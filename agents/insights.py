@@ -16,6 +16,7 @@ from faust.types import EventT, StreamT
 from models.profile_event import ProfileEvent
 from streams.app import (
     app,
+    dead_letters,
     insights_in_topic,
     metrics,
     product_events_topic,
@@ -23,8 +24,8 @@ from streams.app import (
     settings,
     support_queue_topic,
 )
-from streams.dead_letters import dead_letter_output
-from streams.forwarding import Output, forward_in_order
+from streams.forwarding import forward_in_order
+from streams.output import Output
 
 __all__ = ["route_insight", "route_insights"]
 
@@ -36,7 +37,7 @@ def route_insight(event: EventT) -> Sequence[Output]:
         user_id, product_id = str(insight["user_id"]), str(insight["product_id"])
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         # Not ours (we only write valid insights), but a stranger may write to the topic.
-        return [dead_letter_output(event, "invalid_insight", str(exc)[:300], exc)]
+        return [dead_letters.output(message, "invalid_insight", str(exc)[:300], exc)]
     forwarded = ProfileEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=insight)
     outputs = [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
@@ -51,7 +52,7 @@ def route_insight(event: EventT) -> Sequence[Output]:
 @app.agent(insights_in_topic, name="insights")
 async def route_insights(stream: StreamT[Any]) -> None:
     try:
-        await forward_in_order(stream, route_insight, metrics=metrics, agent="insights")
+        await forward_in_order(stream, route_insight, metrics=metrics, agent="insights", dead_letters=dead_letters)
     except Exception as exc:
         await app.crash(exc)
         raise

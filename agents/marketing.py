@@ -13,13 +13,12 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 from models.marketing import MarketingTrigger
-from streams.app import app, marketing_topic, marketing_triggers_topic, metrics, settings
-from streams.dead_letters import dead_letter
+from streams.app import app, dead_letters, marketing_topic, marketing_triggers_topic, metrics, settings
 from streams.llm.factory import worker_analyzers
 from streams.llm.gateway import LLMGateway
 from streams.llm.marketing_writer import MessageWriter
+from streams.output import Output, publish
 from streams.pipelined import PipelinedStream
-from streams.publish import publish
 
 __all__ = ["write_messages"]
 
@@ -36,10 +35,12 @@ async def write_messages(stream: StreamT[Any]) -> None:
     async def handle(event: EventT) -> None:
         trigger = event.value
         if not isinstance(trigger, MarketingTrigger):
-            await dead_letter(event, TypeError(f"not a marketing trigger: {type(trigger).__name__}"), stage="marketing")
+            await dead_letters.send(event, TypeError(f"not a marketing trigger: {type(trigger).__name__}"),
+                                    stage="marketing")
             return
         message = await writer.write(trigger)
-        await publish(marketing_topic, key=message.message_id, value=message, metrics=metrics)
+        await publish(Output(marketing_topic, message.message_id, message), metrics,
+                      dead_letters.instead(event.message, stage="marketing"))
         metrics.marketing_messages.labels(message.kind, message.generated_by).inc()
 
     pipeline = PipelinedStream(capacity=settings.marketing_max_inflight, agent="marketing", metrics=metrics,

@@ -18,10 +18,10 @@ from models.product_sentiment import ProductWindow, fold_insight_into_window, wi
 from models.profile import InsightFacts, insight_facts
 from models.profile_event import ProfileEvent, decode_profile_event
 from streams.alerting import publish_alerts
-from streams.app import app, metrics, product_events_topic, product_sentiment_topic, settings
-from streams.dead_letters import dead_letter
+from streams.app import app, dead_letters, metrics, product_events_topic, product_sentiment_topic, settings
 from streams.due_index import DueIndex
 from streams.forwarding import with_skipped
+from streams.output import Output, OutputRejected, send_output
 from streams.rule_configs import alert_config
 from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
@@ -47,8 +47,8 @@ async def fold_product_windows(stream: StreamT[Any]) -> None:
         started = time.perf_counter()
         try:
             await _fold(cast(ProfileEvent, event.value), event.message.partition)
-        except (KeyError, TypeError, ValueError) as exc:
-            await dead_letter(event, exc, stage="fold")
+        except (KeyError, TypeError, ValueError, OutputRejected) as exc:
+            await dead_letters.send(event, exc, stage="fold")
         metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
 
 
@@ -72,8 +72,7 @@ async def _fold(forwarded: ProfileEvent, partition: int) -> None:
         newest = folded
         if window_start not in starts:
             starts.append(window_start)
-        await product_sentiment_topic.send(key=key.encode("utf-8"), value=folded, force=True)
-        metrics.events_produced.labels(settings.product_sentiment_topic).inc()
+        await send_output(Output(product_sentiment_topic, key, folded), metrics)
     starts.sort()
     for old in starts[: -settings.windows_kept_per_product]:
         product_windows.pop(window_key(facts.product_id, old), None)

@@ -39,6 +39,7 @@ from models.session import Session, SessionConfig, SessionState, expire, observe
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
+    dead_letters,
     lag,
     marketing_triggers_topic,
     metrics,
@@ -48,9 +49,9 @@ from streams.app import (
     sessions_topic,
     settings,
 )
-from streams.dead_letters import dead_letter, dead_letter_output
 from streams.due_index import DueIndex
-from streams.forwarding import send_output, with_skipped
+from streams.forwarding import with_skipped
+from streams.output import Output, OutputRejected, send_output
 from streams.rule_configs import alert_config, marketing_config
 from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
@@ -77,8 +78,7 @@ SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
 
 
 async def _publish_session(session: Session) -> None:
-    await sessions_topic.send(key=session.session_id.encode("utf-8"), value=session, force=True)
-    metrics.events_produced.labels(settings.sessions_topic).inc()
+    await send_output(Output(sessions_topic, session.session_id, session), metrics)
 
 
 # What the fold reads, as raw bytes: the repartitioned events (insights, ticks, clicks from elsewhere) and — when the
@@ -105,8 +105,8 @@ async def fold_profiles(stream: StreamT[Any]) -> None:
                 lag.note_finished(message.tp, message.timestamp)
             else:
                 await _fold(decode_profile_event(message.value), message.partition)
-        except (KeyError, TypeError, ValueError) as exc:
-            await dead_letter(event, exc, stage="fold")
+        except (KeyError, TypeError, ValueError, OutputRejected) as exc:
+            await dead_letters.send(event, exc, stage="fold")
         metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)
 
 
@@ -116,7 +116,7 @@ async def _on_clickstream(event: EventT[Any]) -> None:
     try:
         click = parse_click(message.value)
     except InvalidEvent as exc:
-        output = dead_letter_output(event, exc.reason, exc.detail, exc)
+        output = dead_letters.output(message, exc.reason, exc.detail, exc)
     else:
         if _partition_of(click.user_id) == message.partition:
             await _fold_click(click, SourceRef(message.topic, message.partition, message.offset), message.partition)
@@ -158,8 +158,7 @@ async def _apply(user_id: str, before: UserProfile | None, update: ProfileUpdate
     if update.changed:
         profiles[user_id] = update.profile
     if update.meaningful:
-        await profiles_topic.send(key=user_id.encode("utf-8"), value=update.profile, force=True)
-        metrics.events_produced.labels(settings.profiles_topic).inc()
+        await send_output(Output(profiles_topic, user_id, update.profile), metrics)
     if not update.changed:
         return  # a replay: its alerts and messages went out the first time
     if insight is not None:
@@ -283,8 +282,7 @@ async def _send_triggers(decision: MarketingDecision, partition: int) -> None:
     for kind, reason in decision.refused:
         metrics.marketing_triggers.labels(kind, reason).inc()
     for trigger in decision.triggers:
-        await marketing_triggers_topic.send(key=trigger.user_id.encode("utf-8"), value=trigger, force=True)
-        metrics.events_produced.labels(settings.marketing_triggers_topic).inc()
+        await send_output(Output(marketing_triggers_topic, trigger.user_id, trigger), metrics)
         metrics.marketing_triggers.labels(trigger.kind, "admitted").inc()
 
 
@@ -301,7 +299,7 @@ async def tick_partitions() -> None:
         if tp.topic in targets:
             tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
                                 payload={"now": watermark})
-            await targets[tp.topic].send(value=tick, partition=tp.partition, force=True)
+            await send_output(Output(targets[tp.topic], None, tick, partition=tp.partition), metrics)
 
 
 @app.page("/profiles/{user_id}/")

@@ -7,10 +7,10 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from streams.app import app, dead_letters_topic, insights_topic, lag, metrics, reviews_topic, settings
+from streams.app import app, dead_letters, insights_topic, lag, metrics, reviews_topic, settings
 from streams.llm.factory import worker_analyzers
+from streams.output import Output, publish
 from streams.pipelined import PipelinedStream
-from streams.publish import publish
 from streams.review_processor import ReviewProcessor, SourceMessage
 from streams.skipped_reader import reader_for
 
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def analyse_reviews(stream: StreamT[Any]) -> None:
     analyzer, fallback = worker_analyzers(settings, metrics)
     processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars,
-                                allow_concessions=settings.reply_allow_concessions)
+                                allow_concessions=settings.reply_allow_concessions, dead_letters=dead_letters)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
 
@@ -35,16 +35,17 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
             offset=message.offset, timestamp=message.timestamp,
         )
         result = await processor.process(source)
+        # An output Kafka refuses (it can only be the letter of an oversized input, unless the topic was configured
+        # smaller than our producer) is replaced by the review's letter, then by the letter without its original.
+        instead = dead_letters.instead(source)
         if result.insight is not None:
-            await publish(insights_topic, key=result.insight.review_id, value=result.insight, metrics=metrics)
+            await publish(Output(insights_topic, result.insight.review_id, result.insight), metrics, instead)
             metrics.insights_by_sentiment.labels(result.insight.sentiment).inc()
             if message.timestamp:
                 latency = max(0.0, result.insight.analyzed_at - message.timestamp)
                 metrics.end_to_end_latency.labels("reviews").observe(latency)
         elif result.dead_letter is not None:
-            dl = result.dead_letter
-            await publish(dead_letters_topic, key=f"{dl.source_topic}:{dl.partition}:{dl.offset}", value=dl,
-                          metrics=metrics)
+            await publish(dead_letters.as_output(result.dead_letter), metrics, instead)
 
     try:
         # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).

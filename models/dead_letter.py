@@ -1,18 +1,50 @@
-"""`DeadLetter`: an input event that could not be processed, kept with everything needed to replay or debug it."""
+"""`DeadLetter`: an input event that could not be processed, with the reason, where it came from, and — sealed — the
+original, so that an operator can look at it and send it back.
+
+>>> letter = DeadLetter.for_message(value=b'{"text": "call 555"}', key=b"r1", topic="reviews", partition=0, offset=7,
+...                                 reason="missing_field", detail="required field 'review_id' is missing",
+...                                 redact=lambda s: s.replace("555", "[PHONE]"), sealer=None, now=0.0)
+>>> letter.original_preview, letter.original_size, letter.original_kept
+('{"text": "call [PHONE]"}', 20, 'none')
+
+The original may hold personal data, so a letter never holds it in plain text: with a sealer (a key configured) it
+keeps the message key and value sealed (AES-GCM, `streams/sealing.py`), without one only a redacted preview, the size
+and the sha256. Every letter fits what the producer sends (`models/bounds.py`): an original too large to be kept
+whole keeps its first `DEAD_LETTER_HEAD_BYTES` (`original_kept: "head"`) — a letter the producer refused would stop
+the agent at that event at every start, and the whole partition behind it.
+"""
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import struct
 import time
 import traceback
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 import faust
 
-__all__ = ["DeadLetter"]
+from models.bounds import DEAD_LETTER_HEAD_BYTES, DEAD_LETTER_MAX_BYTES
 
-# Enough to read what went wrong in a console; the exact bytes are always in `original_b64`.
+__all__ = ["DeadLetter", "Kept", "Sealer", "frame_original", "source_aad", "unframe_original"]
+
+# Enough to read what went wrong in a console.
 _PREVIEW_CHARS = 500
+_DETAIL_CHARS = 500
+_EXCEPTION_CHARS = 300
+# JSON of everything but the sealed original stays under this (preview and detail may escape to 6 bytes a char).
+_FIELDS_BUDGET = 6 * (_PREVIEW_CHARS + _DETAIL_CHARS + _EXCEPTION_CHARS) + 2048
+# Sealing adds a nonce and a tag; base64 makes 4 bytes of every 3.
+_SEAL_OVERHEAD = 12 + 16
+
+Kept = Literal["all", "head", "none"]
+
+
+class Sealer(Protocol):
+    def seal(self, plaintext: bytes, *, aad: bytes) -> tuple[str, str]:
+        """(key id, sealed value as ASCII)."""
+        ...
 
 
 class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
@@ -21,13 +53,17 @@ class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
     source_topic: str
     partition: int
     offset: int
-    # The original message value, byte for byte (base64), and a readable preview of it.
-    original_b64: str
-    original_preview: str
-    key_b64: str | None
     exception_type: str | None
     failed_at: float
-    stage: str = "parse"
+    stage: str
+    # The original message value: its size and sha256 always, a readable preview with personal data redacted, and —
+    # when a key is configured — the message key and value (all of it, or its first bytes) sealed under `key_id`.
+    original_size: int
+    original_sha256: str
+    original_preview: str
+    original_kept: str
+    sealed: str | None = None
+    key_id: str | None = None
 
     @classmethod
     def for_message(
@@ -40,31 +76,66 @@ class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
         offset: int,
         reason: str,
         detail: str,
+        redact: Callable[[str], str],
+        sealer: Sealer | None,
         exception: BaseException | None = None,
         stage: str = "parse",
         now: float | None = None,
     ) -> DeadLetter:
         raw = value or b""
+        kept: Kept = "none"
+        sealed = key_id = None
+        if sealer is not None:
+            body = raw if _fits_whole(raw, key) else raw[:DEAD_LETTER_HEAD_BYTES]
+            kept = "all" if body is raw else "head"
+            key_id, sealed = sealer.seal(frame_original(key, body), aad=source_aad(topic, partition, offset))
         return cls(
             reason=reason,
-            detail=detail,
+            detail=detail[:_DETAIL_CHARS],
             source_topic=topic,
             partition=partition,
             offset=offset,
-            original_b64=base64.b64encode(raw).decode("ascii"),
-            original_preview=raw[: _PREVIEW_CHARS * 4].decode("utf-8", errors="replace")[:_PREVIEW_CHARS],
-            key_b64=base64.b64encode(key).decode("ascii") if key is not None else None,
             exception_type=(
-                "".join(traceback.format_exception_only(type(exception), exception)).strip()[:300]
+                "".join(traceback.format_exception_only(type(exception), exception)).strip()[:_EXCEPTION_CHARS]
                 if exception is not None
                 else None
             ),
             failed_at=time.time() if now is None else now,
             stage=stage,
+            original_size=len(raw),
+            original_sha256=hashlib.sha256(raw).hexdigest(),
+            # Redacted after cutting: the cut may split personal data, but the redactor sees what is shown.
+            original_preview=redact(raw[: _PREVIEW_CHARS * 4].decode("utf-8", errors="replace")[:_PREVIEW_CHARS]),
+            original_kept=kept,
+            sealed=sealed,
+            key_id=key_id,
         )
 
-    def original(self) -> bytes:
-        return base64.b64decode(self.original_b64)
+    def stripped(self) -> DeadLetter:
+        """This letter without preview or sealed original: what is left to send when a topic refused the letter."""
+        return self.derive(original_preview="", original_kept="none", sealed=None, key_id=None)  # type: ignore[return-value]
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self._options.fields}
+
+
+def _fits_whole(raw: bytes, key: bytes | None) -> bool:
+    framed = 4 + len(key or b"") + len(raw) + _SEAL_OVERHEAD
+    return (framed + 2) // 3 * 4 + _FIELDS_BUDGET <= DEAD_LETTER_MAX_BYTES
+
+
+def source_aad(topic: str, partition: int, offset: int) -> bytes:
+    """What binds a sealed original to its letter: the position it was read from."""
+    return f"{topic}:{partition}:{offset}".encode()
+
+
+def frame_original(key: bytes | None, value: bytes) -> bytes:
+    """Key and value in one plaintext: a 4-byte key length (-1: no key), the key, the value."""
+    return struct.pack(">i", -1 if key is None else len(key)) + (key or b"") + value
+
+
+def unframe_original(framed: bytes) -> tuple[bytes | None, bytes]:
+    (length,) = struct.unpack(">i", framed[:4])
+    if length < 0:
+        return None, framed[4:]
+    return framed[4:4 + length], framed[4 + length:]

@@ -15,6 +15,7 @@ from faust.web import Request, Response, View
 from prometheus_client import generate_latest
 
 from models.alerts import Alert
+from models.bounds import PRODUCER_MAX_REQUEST_BYTES
 from models.dead_letter import DeadLetter
 from models.insight import ReviewInsight
 from models.marketing import MarketingMessage, MarketingTrigger
@@ -23,6 +24,7 @@ from models.profile import UserProfile
 from models.profile_event import ProfileEvent
 from models.session import Session
 from streams import due_index, faust_fixes
+from streams.dead_letters import DeadLetters
 from streams.lag import LagTracker
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -31,6 +33,7 @@ __all__ = [
     "alerts_topic",
     "app",
     "clickstream_topic",
+    "dead_letters",
     "dead_letters_topic",
     "insights_in_topic",
     "insights_topic",
@@ -86,6 +89,9 @@ app = faust.App(
     # Faust's default is 20 minutes: a send stuck that long would stall an agent without a word. After a minute the
     # send fails; the review and marketing agents retry it with a warning, a table write crashes the worker (replay).
     producer_request_timeout=60.0,
+    # Stated rather than inherited: every output is built to fit it and every topic we create allows more
+    # (models/bounds.py), so no record the agents make is refused for its size.
+    producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
     key_serializer="raw",
     value_serializer="json",
     web_tables_enabled=False,
@@ -149,6 +155,7 @@ marketing_triggers_topic = app.topic(
     settings.marketing_triggers_topic, key_type=bytes, value_type=MarketingTrigger, key_serializer="raw",
     value_serializer="json", partitions=settings.topic_partitions,
 )
+dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
 
 
 @app.page("/metrics")

@@ -12,37 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 from faust.streams import Stream
-from faust.types import EventT, StreamT, TopicT
+from faust.types import EventT, StreamT
 
+from streams.dead_letters import DeadLetters
 from streams.metrics import Metrics
+from streams.output import Output, OutputRejected, send_output
 from streams.skipped_offsets import SkipDetector
 from streams.skipped_reader import RereadEvent, SkippedReader, reader_for
 
-__all__ = ["Output", "forward_in_order", "send_output", "with_skipped"]
+__all__ = ["Route", "forward_in_order", "with_skipped"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    topic: TopicT
-    key: str
-    value: Any
-
-
 Route = Callable[[EventT], Sequence[Output]]
-
-
-async def send_output(output: Output, metrics: Metrics) -> Awaitable[Any]:
-    """Send one output now and count it; returns its delivery future."""
-    # force=True: not attached to the current event (Faust would send it only when the event is acked).
-    delivery = await output.topic.send(key=output.key.encode("utf-8"), value=output.value, force=True)
-    metrics.events_produced.labels(output.topic.get_topic_name()).inc()
-    return cast(Awaitable[Any], delivery)
 
 
 async def forward_in_order(
@@ -51,11 +37,13 @@ async def forward_in_order(
     *,
     metrics: Metrics,
     agent: str,
+    dead_letters: DeadLetters,
     capacity: int = 2000,
     on_finished: Callable[[Any, float | None], None] | None = None,
     reader: SkippedReader | None = None,
 ) -> None:
-    """Send `route(event)` for each event, in order; ack each event after all its outputs are delivered."""
+    """Send `route(event)` for each event, in order; ack each event after all its outputs are delivered. An output
+    Kafka will never take (too large, not encodable) is replaced by the event's dead letter."""
     manual = cast(Stream[Any], stream).noack()
     queue: asyncio.Queue[tuple[EventT | RereadEvent, list[Awaitable[Any]]]] = asyncio.Queue(maxsize=capacity)
     metrics.in_flight_capacity.labels(agent).set(capacity)
@@ -75,7 +63,7 @@ async def forward_in_order(
     try:
         async for event in with_skipped(manual.events(), stream.app, metrics, reader or reader_for(stream.app)):
             metrics.events_consumed.labels(event.message.topic).inc()
-            deliveries = [await send_output(output, metrics) for output in route(event)]
+            deliveries = [await _send_or_letter(output, event, metrics, dead_letters) for output in route(event)]
             await queue.put((event, deliveries))
             if acker.done():
                 # The acker only stops on a failed delivery: stop consuming, the unacked events are replayed.
@@ -83,6 +71,19 @@ async def forward_in_order(
     finally:
         acker.cancel()
         await asyncio.gather(acker, return_exceptions=True)
+
+
+async def _send_or_letter(output: Output, event: EventT | RereadEvent, metrics: Metrics,
+                          dead_letters: DeadLetters) -> Awaitable[Any]:
+    instead = dead_letters.instead(event.message, stage="publish")
+    while True:
+        try:
+            return await send_output(output, metrics)
+        except OutputRejected as rejection:
+            replacement = instead(rejection)
+            if replacement is None:
+                raise
+            output = replacement
 
 
 async def with_skipped(

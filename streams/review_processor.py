@@ -16,6 +16,7 @@ from models.dead_letter import DeadLetter
 from models.errors import InvalidEvent
 from models.insight import ReviewInsight
 from models.review import MAX_TEXT_CHARS, Review, parse_review
+from streams.dead_letters import DeadLetters
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
 from streams.llm.redaction import redact
@@ -65,6 +66,7 @@ class ReviewProcessor:
         max_text_chars: int = MAX_TEXT_CHARS,
         clock: Callable[[], float] = time.time,
         allow_concessions: bool = False,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.allow_concessions = allow_concessions
@@ -72,6 +74,8 @@ class ReviewProcessor:
         self.metrics = metrics or Metrics()
         self.max_text_chars = max_text_chars
         self._clock = clock
+        # Offline (`reviewstream analyze`) there is no key: letters keep only a redacted preview of the row.
+        self.dead_letters = dead_letters or DeadLetters(metrics=self.metrics, sealer=None, clock=clock)
 
     async def process(self, message: SourceMessage) -> Processed:
         try:
@@ -133,16 +137,4 @@ class ReviewProcessor:
     def _dead_letter(
         self, message: SourceMessage, reason: str, detail: str, exc: BaseException, stage: str
     ) -> DeadLetter:
-        self.metrics.dead_letters.labels(message.topic, reason).inc()
-        return DeadLetter.for_message(
-            value=message.value,
-            key=message.key,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            reason=reason,
-            detail=detail,
-            exception=exc,
-            stage=stage,
-            now=self._clock(),
-        )
+        return self.dead_letters.letter(message, reason, detail, exc, stage=stage)

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.sealing import Keyring
+
 __all__ = ["PROJECT_ROOT", "LLMProvider", "Settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,11 @@ class Settings(BaseSettings):
     windows_kept_per_product: int = Field(48, ge=1, description="recent windows kept per product")
 
     max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
+    # A secret: `id:base64key[,id:base64key...]`, the first sealing new letters, the others opening old ones.
+    dead_letter_keys: SecretStr | None = Field(
+        None, description="AES-256 keys that seal the original of each dead letter; none: only a redacted preview, "
+        "the size and the sha256 are kept")
+    dead_letter_retention_days: float = Field(30.0, gt=0, description="how long the dead-letter topic keeps letters")
     reply_allow_concessions: bool = Field(False, description="let reply drafts mention refunds or compensation")
     support_queue_urgency: list[str] = Field(["high", "critical"], description="urgencies sent to the support queue")
 
@@ -102,6 +109,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
+
+    def dead_letter_keyring(self) -> Keyring | None:
+        """The keyring of `dead_letter_keys`, or None when no key is configured."""
+        if self.dead_letter_keys is None or not self.dead_letter_keys.get_secret_value().strip():
+            return None
+        return Keyring.parse(self.dead_letter_keys.get_secret_value())
 
     @property
     def profile_events_topic(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from models.bounds import TOPIC_MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
 __all__ = ["TopicSpec", "bootstrap_servers", "ensure_topics", "topic_specs"]
@@ -44,12 +45,13 @@ def bootstrap_servers(broker_url: str) -> str:
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     n, rf = settings.topic_partitions, settings.topic_replication
-    return [
+    retention_ms = str(int(settings.dead_letter_retention_days * 24 * 3600 * 1000))
+    specs = [
         TopicSpec(settings.reviews_topic, n, rf),
         TopicSpec(settings.clickstream_topic, n, rf),
         TopicSpec(settings.insights_topic, n, rf),
         # Dead letters are kept longer: someone has to look at them and maybe replay them.
-        TopicSpec(settings.dead_letters_topic, n, rf, {"retention.ms": str(30 * 24 * 3600 * 1000)}),
+        TopicSpec(settings.dead_letters_topic, n, rf, {"retention.ms": retention_ms}),
         # Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
         TopicSpec(settings.profiles_topic, n, rf, {"cleanup.policy": "compact"}),
         TopicSpec(settings.sessions_topic, n, rf, {"cleanup.policy": "compact"}),
@@ -63,6 +65,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.product_events_topic, n, rf),
         TopicSpec(settings.marketing_triggers_topic, n, rf),
     ]
+    # Stated on every topic we create, so that whatever our producer accepts the broker accepts (models/bounds.py).
+    size = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
+    return [TopicSpec(s.name, s.partitions, s.replication, {**size, **s.config}) for s in specs]
 
 
 @contextlib.asynccontextmanager

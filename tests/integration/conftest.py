@@ -18,7 +18,9 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from models.dead_letter import source_aad, unframe_original
 from streams.llm.simulator import SimulatorConfig, start_simulator
+from streams.sealing import Keyring, new_key_spec
 from streams.settings import Settings
 from streams.topics import bootstrap_servers, ensure_topics
 from tests.conftest import ROOT, free_port
@@ -49,6 +51,12 @@ class Deployment:
                                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(proc)
         return proc
+
+    def original(self, letter: dict[str, Any]) -> bytes:
+        """The original value a dead letter sealed, opened with this deployment's key (the whole of it, or its head)."""
+        keys = Keyring.parse(self.env["REVIEWSTREAM_DEAD_LETTER_KEYS"])
+        aad = source_aad(letter["source_topic"], letter["partition"], letter["offset"])
+        return unframe_original(keys.open(letter["key_id"], letter["sealed"], aad=aad))[1]
 
     def log_tail(self, name: str = "w1", lines: int = 40) -> str:
         path = self.workdir / f"worker-{name}.log"
@@ -121,6 +129,8 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
         "REVIEWSTREAM_MARKETING_TOPIC": f"marketing-messages-{unique_name}",
         "REVIEWSTREAM_SUPPORT_QUEUE_TOPIC": f"support-queue-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
+        # Dead letters keep the original sealed only when a key is configured; the tests open them with it.
+        "REVIEWSTREAM_DEAD_LETTER_KEYS": new_key_spec("test"),
         # A SIGKILLed worker stays in the group until its session times out (Faust's default: 60 s); the tests that
         # kill one should not spend a minute of a slow CI machine waiting for that.
         "REVIEWSTREAM_FAUST_BROKER_SESSION_TIMEOUT": "15",

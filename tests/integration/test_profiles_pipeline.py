@@ -4,7 +4,6 @@ reference; with a SIGKILL and a restart from the changelog, and with two workers
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
 import signal
 import time
@@ -187,7 +186,7 @@ async def test_malformed_clicks_become_dead_letters_and_the_rest_folds(deploymen
     outputs = await deployment.collect(lambda out: len(out[settings.dead_letters_topic]) >= len(bad), proc=worker,
                                        topics=[settings.dead_letters_topic])
     letters = outputs[settings.dead_letters_topic]
-    assert sorted((base64.b64decode(d["original_b64"]), d["reason"]) for d in letters) == sorted(bad.items())
+    assert sorted((deployment.original(d), d["reason"]) for d in letters) == sorted(bad.items())
     assert {d["source_topic"] for d in letters} == {settings.clickstream_topic}
     problems = await profiles_match(deployment.web_ports["w1"], reference_profiles(clicks, []))
     assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \

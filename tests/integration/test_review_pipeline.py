@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import signal
 from typing import Any
 
@@ -62,7 +61,7 @@ def _complete(deployment: Deployment, expected_ids: set[str], expected_dead: int
         seen = {o["review_id"] for o in outputs[deployment.settings.insights_topic]}
         # Distinct inputs: after a crash a replayed malformed review is dead-lettered again (at least once), so the
         # raw count can reach `expected_dead` while one of them has yet to come (seen in CI after a SIGKILL).
-        dead = {d["original_b64"] for d in outputs[deployment.settings.dead_letters_topic]}
+        dead = {d["original_sha256"] for d in outputs[deployment.settings.dead_letters_topic]}
         return expected_ids <= seen and len(dead) >= expected_dead
     return check
 
@@ -87,11 +86,30 @@ async def test_200_reviews_give_180_insights_and_20_dead_letters(deployment: Dep
     expected_reasons = {raw: reason for raw, reason in malformed}
     for letter in dead:
         jsonschema.validate(letter, dead_schema)
-        original = base64.b64decode(letter["original_b64"])
+        original = deployment.original(letter)
         assert letter["reason"] == expected_reasons[original], letter
         assert letter["source_topic"] == deployment.settings.reviews_topic
         assert letter["offset"] >= 0 and letter["detail"]
     assert worker.poll() is None, "bad input must never crash the worker"
+
+
+async def test_an_oversized_review_is_dead_lettered_and_the_worker_carries_on(deployment: Deployment) -> None:
+    """A 760 kB review is under the broker's 1 MB limit; its dead letter with the original in base64 was not, the
+    producer refused it and the agent stopped at that review at every start. Now the letter keeps the original's head
+    (sealed), its size and its sha256, and the reviews behind it are analysed."""
+    huge = orjson.dumps({"review_id": "huge", "user_id": "u1", "product_id": "p1", "text": "很长 " * 108_600})
+    assert 750_000 < len(huge) < 1_000_000
+    values, reviews, _ = build_input(40)
+    values.insert(len(values) // 2, huge)
+    await deployment.produce(values)
+    worker = deployment.start_worker()
+    outputs = await deployment.collect(_complete(deployment, set(reviews), len(MALFORMED) + 1), proc=worker)
+    assert {i["review_id"] for i in outputs[deployment.settings.insights_topic]} == set(reviews), \
+        deployment.log_tail()
+    [letter] = [d for d in outputs[deployment.settings.dead_letters_topic] if d["original_size"] == len(huge)]
+    assert (letter["reason"], letter["original_kept"]) == ("text_too_long", "head")
+    assert deployment.original(letter) == huge[:65536]
+    assert worker.poll() is None, "an oversized review must never stop the worker"
 
 
 @pytest.mark.timeout(600)
@@ -121,7 +139,7 @@ async def test_sigkill_mid_stream_loses_no_review(deployment: Deployment, llm_si
     if missing:
         pytest.fail(f"{len(missing)} missing after restart, e.g. {missing[:10]}\n"
                     + await deployment.diagnose("w2", restarted), pytrace=False)
-    reasons = {base64.b64decode(d["original_b64"]) for d in after[deployment.settings.dead_letters_topic]}
+    reasons = {deployment.original(d) for d in after[deployment.settings.dead_letters_topic]}
     assert reasons == {raw for raw, _ in malformed}
 
 

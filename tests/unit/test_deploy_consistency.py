@@ -197,12 +197,15 @@ def test_compose_uses_the_kafka_version_of_the_pom() -> None:
 
 def test_compose_creates_the_topics_the_worker_would_with_their_configs() -> None:
     script = "\n".join(services()["topics"]["command"])
+    definition = re.search(r"create\(\) \{(.*)\}", script)
+    assert definition, "compose's topics service defines create()"
+    common = set(re.findall(r"--config (\S+)", definition.group(1)))  # configs every topic gets
     created: dict[str, set[str]] = {}
     for names, rest in re.findall(r"for t in ([^;]+); do create \$\$t([^;]*);", script):
         for name in names.split():
-            created[name] = set(re.findall(r"--config (\S+)", rest))
+            created[name] = common | set(re.findall(r"--config (\S+)", rest))
     for name, rest in re.findall(r"^\s*create ([\w.-]+)(.*)$", script, re.MULTILINE):
-        created[name] = set(re.findall(r"--config (\S+)", rest))
+        created[name] = common | set(re.findall(r"--config (\S+)", rest))
     expected = {spec.name: {f"{k}={v}" for k, v in spec.config.items()} for spec in topic_specs(Settings())}
     assert created == expected, "compose must create exactly what ensure_topics creates, with the same configs"
     partitions = re.search(r"--partitions (\d+)", script)

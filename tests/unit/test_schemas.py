@@ -49,12 +49,13 @@ def test_insight_on_the_wire_is_plain_json_matching_its_schema() -> None:
     assert ReviewInsight.loads(insight.dumps()).to_dict() == wire
 
 
-def test_dead_letter_keeps_the_original_bytes() -> None:
+def test_dead_letter_on_the_wire_matches_its_schema() -> None:
     letter = DeadLetter.for_message(value=b"\xff{bad", key=b"k", topic="reviews", partition=2, offset=7,
-                                    reason="invalid_utf8", detail="d", exception=ValueError("boom"), now=5.0)
+                                    reason="invalid_utf8", detail="d", exception=ValueError("boom"), now=5.0,
+                                    redact=str, sealer=None)
     wire = orjson.loads(letter.dumps())
     jsonschema.validate(wire, load_schema("dead_letter"))
-    assert DeadLetter.loads(letter.dumps()).original() == b"\xff{bad"
+    assert DeadLetter.loads(letter.dumps()).to_dict() == wire
     assert wire["exception_type"] == "ValueError: boom"
 
 
