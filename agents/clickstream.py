@@ -12,8 +12,18 @@ from faust.types import EventT, StreamT
 
 from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
-from models.profile_event import ProfileEvent
-from streams.app import app, clickstream_topic, dead_letters, lag, metrics, profile_events_topic, settings
+from models.forwarded_event import ForwardedEvent
+from streams.app import (
+    app,
+    bounds,
+    clickstream_topic,
+    dead_letters,
+    lag,
+    metrics,
+    profile_events_topic,
+    reread,
+    settings,
+)
 from streams.forwarding import forward_in_order
 from streams.output import Output
 
@@ -23,7 +33,7 @@ __all__ = ["repartitioned_click", "route_click", "route_clicks"]
 def route_click(event: EventT) -> Sequence[Output]:
     message = event.message
     try:
-        click = parse_click(message.value)
+        click = parse_click(message.value, bounds=bounds)
     except InvalidEvent as exc:
         return [dead_letters.output(message, exc.reason, exc.detail, exc)]
     return [repartitioned_click(event, click)]
@@ -32,7 +42,7 @@ def route_click(event: EventT) -> Sequence[Output]:
 def repartitioned_click(event: EventT, click: ClickEvent) -> Output:
     """The click on its way to its user's partition of the profile events, with where it came from."""
     message = event.message
-    forwarded = ProfileEvent(kind="click", source_topic=message.topic, source_partition=message.partition,
+    forwarded = ForwardedEvent(kind="click", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=click.to_dict())
     return Output(profile_events_topic, click.user_id, forwarded)
 
@@ -40,7 +50,7 @@ def repartitioned_click(event: EventT, click: ClickEvent) -> Output:
 async def route_clicks(stream: StreamT[Any]) -> None:
     try:
         await forward_in_order(stream, route_click, metrics=metrics, agent="clickstream", dead_letters=dead_letters,
-                               on_finished=lag.note_finished)
+                               reader=reread, on_finished=lag.note_finished)
     except Exception as exc:
         # Unacked events are replayed after a restart; carrying on could skip them.
         await app.crash(exc)

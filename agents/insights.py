@@ -10,17 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from faust.types import EventT, StreamT
 
-from models.profile_event import ProfileEvent
+from models.errors import InvalidEvent
+from models.forwarded_event import ForwardedEvent
+from models.insight import parse_insight
+from models.wire import decode_json_object
 from streams.app import (
     app,
+    bounds,
     dead_letters,
     insights_in_topic,
     metrics,
     product_events_topic,
     profile_events_topic,
+    reread,
     settings,
     support_queue_topic,
 )
@@ -33,12 +37,12 @@ __all__ = ["route_insight", "route_insights"]
 def route_insight(event: EventT) -> Sequence[Output]:
     message = event.message
     try:
-        insight = orjson.loads(message.value or b"")
-        user_id, product_id = str(insight["user_id"]), str(insight["product_id"])
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        insight = parse_insight(decode_json_object(message.value), bounds=bounds)
+    except InvalidEvent as exc:
         # Not ours (we only write valid insights), but a stranger may write to the topic.
-        return [dead_letters.output(message, "invalid_insight", str(exc)[:300], exc)]
-    forwarded = ProfileEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
+        return [dead_letters.output(message, exc.reason, exc.detail, exc)]
+    user_id, product_id = insight["user_id"], insight["product_id"]
+    forwarded = ForwardedEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=insight)
     outputs = [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
     urgency = insight.get("urgency")
@@ -52,7 +56,8 @@ def route_insight(event: EventT) -> Sequence[Output]:
 @app.agent(insights_in_topic, name="insights")
 async def route_insights(stream: StreamT[Any]) -> None:
     try:
-        await forward_in_order(stream, route_insight, metrics=metrics, agent="insights", dead_letters=dead_letters)
+        await forward_in_order(stream, route_insight, metrics=metrics, agent="insights", dead_letters=dead_letters,
+                               reader=reread)
     except Exception as exc:
         await app.crash(exc)
         raise

@@ -12,20 +12,22 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from models.marketing import MarketingTrigger
-from streams.app import app, dead_letters, marketing_topic, marketing_triggers_topic, metrics, settings
+from models.errors import InvalidEvent
+from models.marketing import parse_marketing_trigger
+from streams.app import app, bounds, dead_letters, marketing_topic, marketing_triggers_in_topic, metrics, settings
 from streams.llm.factory import worker_analyzers
 from streams.llm.gateway import LLMGateway
 from streams.llm.marketing_writer import MessageWriter
 from streams.output import Output, publish
 from streams.pipelined import PipelinedStream
+from streams.poison import attempt
 
 __all__ = ["write_messages"]
 
 log = logging.getLogger(__name__)
 
 
-@app.agent(marketing_triggers_topic, name="marketing")
+@app.agent(marketing_triggers_in_topic, name="marketing")
 async def write_messages(stream: StreamT[Any]) -> None:
     analyzer, _ = worker_analyzers(settings, metrics)
     gateway = analyzer if isinstance(analyzer, LLMGateway) else None
@@ -33,15 +35,25 @@ async def write_messages(stream: StreamT[Any]) -> None:
     log.info("marketing agent: writer=%s", "llm" if gateway else "template")
 
     async def handle(event: EventT) -> None:
-        trigger = event.value
-        if not isinstance(trigger, MarketingTrigger):
-            await dead_letters.send(event, TypeError(f"not a marketing trigger: {type(trigger).__name__}"),
-                                    stage="marketing")
+        try:
+            trigger = parse_marketing_trigger(event.message.value, bounds=bounds)
+        except InvalidEvent as exc:
+            await publish(dead_letters.output(event.message, exc.reason, exc.detail, exc, stage="marketing"),
+                          metrics, dead_letters.instead(event.message, stage="marketing"))
             return
-        message = await writer.write(trigger)
-        await publish(Output(marketing_topic, message.message_id, message), metrics,
-                      dead_letters.instead(event.message, stage="marketing"))
-        metrics.marketing_messages.labels(message.kind, message.generated_by).inc()
+        instead = dead_letters.instead(event.message, stage="marketing")
+
+        async def write() -> None:
+            message = await writer.write(trigger)
+            await publish(Output(marketing_topic, message.message_id, message), metrics, instead)
+            metrics.marketing_messages.labels(message.kind, message.generated_by).inc()
+
+        where = f"{event.message.topic}[{event.message.partition}]@{event.message.offset}"
+        poisoned = await attempt(write, attempts=settings.poison_max_attempts, what=f"writing the message of {where}")
+        if poisoned is not None:
+            detail = f"{type(poisoned).__name__}: {str(poisoned)[:300]}"
+            await publish(dead_letters.output(event.message, "marketing_failed", detail, poisoned, stage="marketing"),
+                          metrics, instead)
 
     pipeline = PipelinedStream(capacity=settings.marketing_max_inflight, agent="marketing", metrics=metrics,
                                on_fatal=app.crash)

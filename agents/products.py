@@ -8,22 +8,34 @@ Windows live in a plain table keyed `product_id:window_start` rather than a Faus
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any, cast
+from typing import Any
 
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from models.alerts import ProductAlertState, evaluate_product, expire_incidents
+from models.errors import InvalidEvent
+from models.forwarded_event import ForwardedEvent
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
 from models.profile import InsightFacts, insight_facts
-from models.profile_event import ProfileEvent, decode_profile_event
 from streams.alerting import publish_alerts
-from streams.app import app, dead_letters, metrics, product_events_topic, product_sentiment_topic, settings
+from streams.app import (
+    app,
+    dead_letters,
+    forwarded_reader,
+    guarded,
+    metrics,
+    product_events_in_topic,
+    product_sentiment_topic,
+    reread,
+    settings,
+)
 from streams.due_index import DueIndex
 from streams.forwarding import with_skipped
 from streams.output import Output, OutputRejected, send_output
+from streams.poison import attempt
 from streams.rule_configs import alert_config
-from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
@@ -39,20 +51,32 @@ ALERT_CONFIG = alert_config(settings)
 INCIDENTS_DUE = DueIndex()
 
 
-@app.agent(product_events_topic, name="products")
+@app.agent(product_events_in_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
     # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reader_for(app), decode_profile_event):
+    async for event in with_skipped(stream.events(), app, metrics, reread):
+        message = event.message
         metrics.events_consumed.labels(settings.product_events_topic).inc()
         started = time.perf_counter()
-        try:
-            await _fold(cast(ProfileEvent, event.value), event.message.partition)
-        except (KeyError, TypeError, ValueError, OutputRejected) as exc:
-            await dead_letters.send(event, exc, stage="fold")
+        poisoned = await attempt(functools.partial(_handle, event), attempts=settings.poison_max_attempts,
+                                 what=f"folding {message.topic}[{message.partition}]@{message.offset}")
+        if poisoned is not None:
+            await dead_letters.send(event, poisoned, stage="fold")
         metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
 
 
-async def _fold(forwarded: ProfileEvent, partition: int) -> None:
+async def _handle(event: EventT[Any]) -> None:
+    message = event.message
+    try:
+        await _fold(await forwarded_reader.read(message.value), message.partition)
+    except InvalidEvent as exc:
+        # Garbled or forged: never folded (a forged source offset would hide that partition's real insights).
+        await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
+    except OutputRejected as exc:
+        await dead_letters.send(event, exc, stage="fold")
+
+
+async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
     if forwarded.kind == "tick":
         await _end_quiet_incidents(partition, float(forwarded.payload["now"]))
         return
@@ -116,6 +140,7 @@ def _incident_due(state: ProductAlertState) -> float | None:
 
 
 @app.page("/products/{product_id}/")
+@guarded
 @app.table_route(table=product_index, match_info="product_id")
 async def product_view(web: Any, request: Any, product_id: str) -> Any:
     """The product's recent sentiment windows, newest last, from the worker that owns the product's partition."""

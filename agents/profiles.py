@@ -14,6 +14,7 @@ their state (open incident, trigger schedule, messages sent) lives in tables bes
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from agents.clickstream import repartitioned_click
 from models.alerts import UserAlertState, evaluate_user, expire_incidents
 from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
+from models.forwarded_event import TICK_SOURCE, ForwardedEvent
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
 from models.profile import (
     ProfileConfig,
@@ -34,26 +36,29 @@ from models.profile import (
     fold_insight,
     insight_facts,
 )
-from models.profile_event import ProfileEvent, decode_profile_event
 from models.session import Session, SessionConfig, SessionState, expire, observe
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
+    bounds,
     dead_letters,
+    forwarded_reader,
+    guarded,
     lag,
     marketing_triggers_topic,
     metrics,
     product_events_topic,
     profile_events_topic,
     profiles_topic,
+    reread,
     sessions_topic,
     settings,
 )
 from streams.due_index import DueIndex
 from streams.forwarding import with_skipped
 from streams.output import Output, OutputRejected, send_output
+from streams.poison import attempt
 from streams.rule_configs import alert_config, marketing_config
-from streams.skipped_reader import reader_for
 from streams.watermark import WATERMARK
 
 __all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
@@ -95,26 +100,38 @@ profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_seria
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
     # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reader_for(app)):
+    async for event in with_skipped(stream.events(), app, metrics, reread):
         message = event.message
         metrics.events_consumed.labels(message.topic).inc()
         started = time.perf_counter()
-        try:
-            if message.topic == settings.clickstream_topic:
-                await _on_clickstream(event)
-                lag.note_finished(message.tp, message.timestamp)
-            else:
-                await _fold(decode_profile_event(message.value), message.partition)
-        except (KeyError, TypeError, ValueError, OutputRejected) as exc:
-            await dead_letters.send(event, exc, stage="fold")
+        poisoned = await attempt(functools.partial(_handle, event), attempts=settings.poison_max_attempts,
+                                 what=f"folding {message.topic}[{message.partition}]@{message.offset}")
+        if poisoned is not None:
+            await dead_letters.send(event, poisoned, stage="fold")
+        if message.topic == settings.clickstream_topic:
+            lag.note_finished(message.tp, message.timestamp)
         metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)
+
+
+async def _handle(event: EventT[Any]) -> None:
+    message = event.message
+    try:
+        if message.topic == settings.clickstream_topic:
+            await _on_clickstream(event)
+        else:
+            await _fold(await forwarded_reader.read(message.value), message.partition)
+    except InvalidEvent as exc:
+        # Garbled or forged: never folded (a forged source offset would hide that partition's real events).
+        await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
+    except OutputRejected as exc:
+        await dead_letters.send(event, exc, stage="fold")
 
 
 async def _on_clickstream(event: EventT[Any]) -> None:
     """A click read from the clickstream: folded here when it is on its user's partition, else repartitioned."""
     message = event.message
     try:
-        click = parse_click(message.value)
+        click = parse_click(message.value, bounds=bounds)
     except InvalidEvent as exc:
         output = dead_letters.output(message, exc.reason, exc.detail, exc)
     else:
@@ -126,7 +143,7 @@ async def _on_clickstream(event: EventT[Any]) -> None:
     await send_output(output, metrics)
 
 
-async def _fold(forwarded: ProfileEvent, partition: int) -> None:
+async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
     if forwarded.kind == "tick":
         await _on_tick(partition, float(forwarded.payload["now"]))
     elif forwarded.kind == "click":
@@ -297,12 +314,13 @@ async def tick_partitions() -> None:
     targets = {settings.profile_events_topic: profile_events_topic, settings.product_events_topic: product_events_topic}
     for tp in sorted(app.assignor.assigned_actives()):
         if tp.topic in targets:
-            tick = ProfileEvent(kind="tick", source_topic="tick", source_partition=tp.partition, source_offset=-1,
-                                payload={"now": watermark})
+            tick = ForwardedEvent(kind="tick", source_topic=TICK_SOURCE, source_partition=tp.partition,
+                                  source_offset=-1, payload={"now": watermark})
             await send_output(Output(targets[tp.topic], None, tick, partition=tp.partition), metrics)
 
 
 @app.page("/profiles/{user_id}/")
+@guarded
 @app.table_route(table=profiles, match_info="user_id")
 async def profile_view(web: Any, request: Any, user_id: str) -> Any:
     """The current profile and open session of a user, served by whichever worker owns the user's partition."""

@@ -7,12 +7,11 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from streams.app import app, dead_letters, insights_topic, lag, metrics, reviews_topic, settings
+from streams.app import app, dead_letters, insights_topic, lag, metrics, reread, reviews_topic, settings
 from streams.llm.factory import worker_analyzers
 from streams.output import Output, publish
 from streams.pipelined import PipelinedStream
 from streams.review_processor import ReviewProcessor, SourceMessage
-from streams.skipped_reader import reader_for
 
 __all__ = ["analyse_reviews"]
 
@@ -22,7 +21,8 @@ log = logging.getLogger(__name__)
 @app.agent(reviews_topic, name="reviews")
 async def analyse_reviews(stream: StreamT[Any]) -> None:
     analyzer, fallback = worker_analyzers(settings, metrics)
-    processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars,
+    processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, bounds=settings.field_bounds(),
+                                max_attempts=settings.poison_max_attempts,
                                 allow_concessions=settings.reply_allow_concessions, dead_letters=dead_letters)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
@@ -51,7 +51,7 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
         # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
         pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
                                    on_finished=lag.note_finished, on_fatal=app.crash,
-                                   reread=reader_for(app))
+                                   reread=reread)
         await pipeline.run(stream, handle)
     finally:
         await analyzer.aclose()

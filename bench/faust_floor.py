@@ -22,6 +22,7 @@ import orjson
 from faust.worker import Worker
 
 from streams import faust_fixes
+from streams.settings import Settings
 
 MODES = ("stateless", "one_table_write")
 
@@ -29,7 +30,10 @@ MODES = ("stateless", "one_table_write")
 def build(mode: str, broker: str, topic: str, partitions: int, events: int, result: Path, datadir: str,
           tag: str) -> faust.App:
     faust_fixes.apply()
-    app = faust.App(f"bench-floor-{mode}-{tag}", broker=broker, store="rocksdb://", datadir=datadir,
+    # The same connection settings as the worker's (REVIEWSTREAM_KAFKA_* apply).
+    kafka = Settings(broker=broker).kafka()
+    app = faust.App(f"bench-floor-{mode}-{tag}", broker=kafka.faust_broker,
+                    broker_credentials=kafka.faust_credentials(), store="rocksdb://", datadir=datadir,
                     web_enabled=False, producer_acks=-1, producer_linger=0.02, topic_partitions=partitions,
                     producer_max_batch_size=512 * 1024, consumer_auto_offset_reset="earliest")
     source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",

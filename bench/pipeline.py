@@ -66,7 +66,7 @@ class Run:
         }
         self.settings = Settings.model_validate({k[len("REVIEWSTREAM_"):].lower(): v for k, v in self.env.items()
                                                  if k.startswith("REVIEWSTREAM_")})
-        self.bootstrap = f"127.0.0.1:{port}"
+        self.kafka = self.settings.kafka()
         self.log = workdir / "worker.log"
 
     def start_worker(self) -> subprocess.Popen[bytes]:
@@ -86,7 +86,7 @@ class Run:
         raise TimeoutError(f"worker not ready after {timeout_s}s; see {self.log}")
 
     async def produce(self, reviews: list[dict[str, Any]], rate_per_s: float | None = None) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(**self.kafka.client_kwargs(), acks="all", linger_ms=5)
         await producer.start()
         try:
             started = time.monotonic()
@@ -104,7 +104,7 @@ class Run:
 
     async def collect(self, expected: set[str], timeout_s: float) -> dict[str, tuple[float, float]]:
         """review_id → (insight Kafka timestamp s, insight analyzed_at) for the first insight of each review."""
-        consumer = AIOKafkaConsumer(self.settings.insights_topic, bootstrap_servers=self.bootstrap,
+        consumer = AIOKafkaConsumer(self.settings.insights_topic, **self.kafka.client_kwargs(),
                                     auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
         await consumer.start()
         seen: dict[str, tuple[float, float]] = {}
@@ -121,7 +121,7 @@ class Run:
 
 
 async def source_timestamps(run: Run) -> dict[str, float]:
-    consumer = AIOKafkaConsumer(run.settings.reviews_topic, bootstrap_servers=run.bootstrap,
+    consumer = AIOKafkaConsumer(run.settings.reviews_topic, **run.kafka.client_kwargs(),
                                 auto_offset_reset="earliest", group_id=None, enable_auto_commit=False)
     await consumer.start()
     out: dict[str, float] = {}

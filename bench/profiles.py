@@ -39,6 +39,7 @@ from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop
 from models.click import parse_click
 from models.profile import ProfileConfig, SourceRef, UserProfile, fold_click
 from models.session import SessionConfig, SessionState, observe
+from streams.kafka_client import KafkaConnection
 from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
 
@@ -64,8 +65,8 @@ def make_events(n: int, users: int, seed: int) -> list[bytes]:
     return out
 
 
-async def produce(bootstrap: str, topic: str, events: list[bytes]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+async def produce(kafka: KafkaConnection, topic: str, events: list[bytes]) -> None:
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
         batch = []
@@ -80,11 +81,11 @@ async def produce(bootstrap: str, topic: str, events: list[bytes]) -> None:
         await producer.stop()
 
 
-async def baseline(bootstrap: str, source: str, target: str, n: int) -> float:
+async def baseline(kafka: KafkaConnection, source: str, target: str, n: int) -> float:
     """Events/s of consume → parse → produce → commit with plain aiokafka."""
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=f"bench-baseline-{uuid.uuid4().hex[:6]}",
+    consumer = AIOKafkaConsumer(source, **kafka.client_kwargs(), group_id=f"bench-baseline-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(**kafka.client_kwargs(), linger_ms=20, max_batch_size=256 * 1024)
     await consumer.start()
     await producer.start()
     done = 0
@@ -154,7 +155,7 @@ async def through_worker(port: int, events: list[bytes], workdir: Path) -> dict[
     settings = Settings.model_validate({k[len("REVIEWSTREAM_"):].lower(): v for k, v in env.items()
                                         if k.startswith("REVIEWSTREAM_")})
     await ensure_topics(settings)
-    await produce(f"127.0.0.1:{port}", settings.clickstream_topic, events)
+    await produce(settings.kafka(), settings.clickstream_topic, events)
     worker = start_worker(env, workdir / "worker.log")
     peak = 0.0
     first = last = 0.0
@@ -196,14 +197,14 @@ def faust_floor(mode: str, port: int, topic: str, partitions: int, n: int, workd
 
 async def run(n: int, users: int, port: int, seed: int, workdir: Path) -> dict[str, Any]:
     events = make_events(n, users, seed)
-    bootstrap = f"127.0.0.1:{port}"
     tag = uuid.uuid4().hex[:8]
     source, target = f"bench-base-src-{tag}", f"bench-base-dst-{tag}"
-    settings = Settings(broker=f"kafka://{bootstrap}")
+    settings = Settings(broker=f"kafka://127.0.0.1:{port}")
+    kafka = settings.kafka()
     await ensure_topics(settings, [TopicSpec(source, settings.topic_partitions, 1),
                                    TopicSpec(target, settings.topic_partitions, 1)])
-    await produce(bootstrap, source, events)
-    base_rate = await baseline(bootstrap, source, target, n)
+    await produce(kafka, source, events)
+    base_rate = await baseline(kafka, source, target, n)
     floors = {mode: faust_floor(mode, port, source, settings.topic_partitions, n, workdir) for mode in MODES}
     fold_rate = fold_only(events)
     worker = await through_worker(port, events, workdir)

@@ -10,27 +10,29 @@ wrong; anything it rejects goes to `dead-letters` with the `InvalidEvent` reason
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
 import faust
 
+from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.errors import InvalidEvent
+from models.wire import (
+    bounded_int,
+    bounded_number,
+    decode_json_object,
+    event_time,
+    optional_id,
+    optional_text,
+    required_id,
+)
 
-# The id and time rules must be exactly those of reviews, so reuse them rather than copy them. `_required_id` and
-# `_parse_time` are private to models/review.py; importing them is deliberate (one definition of what an id and an
-# event time are). If they move, move this import with them.
-from models.review import _parse_time, _required_id, decode_json_object
-
-__all__ = ["CLICK_TYPES", "MAX_QUERY_CHARS", "ClickEvent", "ClickType", "parse_click"]
+__all__ = ["CLICK_TYPES", "ClickEvent", "ClickType", "click_from_data", "parse_click"]
 
 # The last two come from the shop's preference centre: the customer's consent to marketing messages.
 ClickType = Literal["view", "search", "add_to_cart", "remove_from_cart", "checkout", "purchase",
                     "marketing_opt_out", "marketing_opt_in"]
 CLICK_TYPES: Final[tuple[str, ...]] = get_args(ClickType)
-
-# Enough for any search box; a longer "query" is a bot or a bug, and it would bloat sessions and profiles.
-MAX_QUERY_CHARS = 500
 
 
 class ClickEvent(faust.Record, include_metadata=False, serializer="json"):
@@ -57,62 +59,7 @@ class ClickEvent(faust.Record, include_metadata=False, serializer="json"):
         return {f: getattr(self, f) for f in self._options.fields}
 
 
-def _optional_id(data: dict[str, Any], name: str) -> str | None:
-    if data.get(name) is None:
-        return None
-    return _required_id(data, name)
-
-
-def _time(data: dict[str, Any]) -> float:
-    if data.get("ts") is None:
-        raise InvalidEvent("missing_field", "required field 'ts' is missing; a click needs its event time")
-    try:
-        ts = _parse_time(data["ts"])
-    except InvalidEvent as exc:
-        # The shared helper names the review's field in its messages; say which field of a click was wrong.
-        raise InvalidEvent(exc.reason, exc.detail.replace("'created_at'", "'ts'")) from exc
-    return 0.0 if ts is None else ts  # never None here: None was rejected above
-
-
-def _price(data: dict[str, Any]) -> float | None:
-    value = data.get("price")
-    if value is None:
-        return None
-    # Strings such as "9.99" are rejected rather than guessed at: the upstream contract says number.
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise InvalidEvent("wrong_type", f"field 'price' must be a number, got {type(value).__name__}: {value!r:.60}")
-    if not math.isfinite(value) or value < 0:
-        raise InvalidEvent("out_of_range", f"field 'price' must be a non-negative number, got {value!r}")
-    return float(value)
-
-
-def _quantity(data: dict[str, Any]) -> int | None:
-    value = data.get("quantity")
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidEvent("wrong_type", f"field 'quantity' must be a positive integer, got {value!r:.60}")
-    if value < 1:
-        raise InvalidEvent("out_of_range", f"field 'quantity' must be at least 1, got {value}")
-    return value
-
-
-def _query(data: dict[str, Any]) -> str | None:
-    value = data.get("query")
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidEvent("wrong_type", f"field 'query' must be a string, got {type(value).__name__}")
-    value = value.strip()
-    if len(value) > MAX_QUERY_CHARS:
-        detail = f"field 'query' has {len(value)} characters; the limit is {MAX_QUERY_CHARS}"
-        raise InvalidEvent("field_too_long", detail)
-    return value or None
-
-
-def _click_type(data: dict[str, Any]) -> str:
+def _click_type(data: Mapping[str, Any]) -> str:
     value = data.get("type")
     if value is None:
         raise InvalidEvent("missing_field", "required field 'type' is missing")
@@ -125,7 +72,8 @@ def _click_type(data: dict[str, Any]) -> str:
     return normalised
 
 
-def parse_click(raw: bytes | str | None) -> ClickEvent:
+def parse_click(raw: bytes | str | None, *, bounds: FieldBounds = DEFAULT_BOUNDS,
+                now: float | None = None) -> ClickEvent:
     """Parse and validate one click from the wire; raise `InvalidEvent` with the reason when it is unusable.
 
     >>> click = parse_click('{"event_id": 7, "user_id": "u1", "type": "search", "ts": "2024-03-01T12:00:00Z", '
@@ -134,25 +82,31 @@ def parse_click(raw: bytes | str | None) -> ClickEvent:
     ('7', 1709294400.0, 'kettle')
 
     Rules beyond the field types: `purchase` needs a `price` and a `product_id` or an `order_id`; `add_to_cart` and
-    `remove_from_cart` need a `product_id`; `search` needs a non-empty `query`.
+    `remove_from_cart` need a `product_id`; `search` needs a non-empty `query`; numbers and times stay within
+    `bounds`.
     """
-    data = decode_json_object(raw)
-    event_id = _required_id(data, "event_id")
-    user_id = _required_id(data, "user_id")
-    click_type = _click_type(data)
+    return click_from_data(decode_json_object(raw), bounds=bounds, now=now)
+
+
+def click_from_data(data: Mapping[str, Any], *, bounds: FieldBounds = DEFAULT_BOUNDS,
+                    now: float | None = None) -> ClickEvent:
+    """The same checks on an already decoded object (a click forwarded between workers is checked again)."""
+    if data.get("ts") is None:
+        raise InvalidEvent("missing_field", "required field 'ts' is missing; a click needs its event time")
     click = ClickEvent(
-        event_id=event_id,
-        user_id=user_id,
-        type=click_type,
-        ts=_time(data),
-        product_id=_optional_id(data, "product_id"),
-        category=_optional_id(data, "category"),
-        brand=_optional_id(data, "brand"),
-        price=_price(data),
-        quantity=_quantity(data),
-        query=_query(data),
-        session_id=_optional_id(data, "session_id"),
-        order_id=_optional_id(data, "order_id"),
+        event_id=required_id(data, "event_id", bounds),
+        user_id=required_id(data, "user_id", bounds),
+        type=_click_type(data),
+        ts=event_time(data["ts"], "ts", bounds, now) or 0.0,
+        product_id=optional_id(data, "product_id", bounds),
+        # Names people read ("Home & Kitchen", "Dr. Martens"), not ids: bounded text.
+        category=optional_text(data, "category", bounds.max_id_chars, allow_int=True),
+        brand=optional_text(data, "brand", bounds.max_id_chars, allow_int=True),
+        price=bounded_number(data, "price", low=0.0, high=bounds.max_price),
+        quantity=bounded_int(data, "quantity", low=1, high=bounds.max_quantity),
+        query=optional_text(data, "query", bounds.max_query_chars),
+        session_id=optional_id(data, "session_id", bounds),
+        order_id=optional_id(data, "order_id", bounds),
     )
     _check_type_rules(click)
     return click

@@ -6,9 +6,17 @@ An insight is the model's `ReviewAnalysis` (the part an LLM or the offline analy
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
 import faust
+import jsonschema
+
+from models.bounds import DEFAULT_BOUNDS, FieldBounds
+from models.errors import InvalidEvent
+from models.schemas import load_schema
+from models.wire import event_time, required_id
 
 __all__ = [
     "INTENTS",
@@ -22,6 +30,7 @@ __all__ = [
     "ReviewInsight",
     "Sentiment",
     "Urgency",
+    "parse_insight",
 ]
 
 Sentiment = Literal["positive", "neutral", "negative", "mixed"]
@@ -147,3 +156,27 @@ class ReviewInsight(faust.Record, include_metadata=False, serializer="json"):
         data: dict[str, Any] = {f: getattr(self, f) for f in self._options.fields}
         data["aspects"] = [{"name": a.name, "sentiment": a.sentiment, "evidence": a.evidence} for a in self.aspects]
         return data
+
+
+@functools.cache
+def _insight_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("review_insight"))
+
+
+def parse_insight(data: Mapping[str, Any], *, bounds: FieldBounds = DEFAULT_BOUNDS,
+                  now: float | None = None) -> dict[str, Any]:
+    """An insight read back from a topic (the insights topic, or forwarded between workers), checked against its
+    JSON Schema, the id rules and the event-time window; raise `InvalidEvent("invalid_insight", ...)` otherwise.
+    Anyone with write access to a topic can put anything on it: only what passes is folded."""
+    error = jsonschema.exceptions.best_match(_insight_validator().iter_errors(dict(data)))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the insight"
+        raise InvalidEvent("invalid_insight", f"{where}: {error.message[:200]}")
+    try:
+        for name in ("review_id", "user_id", "product_id"):
+            required_id(data, name, bounds)
+        event_time(data.get("review_created_at"), "review_created_at", bounds, now)
+        event_time(data["analyzed_at"], "analyzed_at", bounds, now)
+    except InvalidEvent as exc:
+        raise InvalidEvent("invalid_insight", exc.detail) from exc
+    return dict(data)

@@ -23,7 +23,18 @@ from typing import Any, Final, NamedTuple
 
 import faust
 
-from models.profile import InsightFacts, UserProfile
+from models.bounds import DEFAULT_BOUNDS, LANGUAGE_CODE, FieldBounds
+from models.errors import InvalidEvent
+from models.profile import PRICE_BANDS, SEGMENTS, InsightFacts, UserProfile
+from models.wire import (
+    bounded_int,
+    bounded_number,
+    decode_json_object,
+    event_time,
+    optional_id,
+    optional_text,
+    required_id,
+)
 
 __all__ = [
     "DEFAULT_MARKETING_CONFIG",
@@ -36,6 +47,7 @@ __all__ = [
     "admit",
     "due_triggers",
     "message_id",
+    "parse_marketing_trigger",
     "schedule",
     "thank_you_trigger",
 ]
@@ -232,3 +244,61 @@ def _top(scores: Mapping[str, float], n: int) -> list[str]:
 
 def _clean(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if v is not None}
+
+
+# A trigger lists a few interests, brands and cart lines (MarketingConfig.max_interests / max_items are smaller).
+_MAX_LIST: Final = 20
+
+
+def parse_marketing_trigger(raw: bytes | str | None, *, bounds: FieldBounds = DEFAULT_BOUNDS,
+                            now: float | None = None) -> MarketingTrigger:
+    """A trigger read back from `<app>-marketing-triggers`, as strictly as any input (the topic is writable by
+    whoever can reach the broker); raise `InvalidEvent` when anything is off."""
+    data = decode_json_object(raw)
+    kind = data.get("kind")
+    if kind not in MARKETING_KINDS:
+        raise InvalidEvent("invalid_internal_event", f"trigger kind {kind!r:.60} is not one of "
+                           f"{', '.join(MARKETING_KINDS)}")
+    language = data.get("language")
+    if not isinstance(language, str) or not LANGUAGE_CODE.fullmatch(language):
+        raise InvalidEvent("invalid_internal_event", f"trigger language {language!r:.40} is not a language code")
+    segment = data.get("segment")
+    if segment not in SEGMENTS:
+        raise InvalidEvent("invalid_internal_event", f"trigger segment {segment!r:.40} is not one of the segments")
+    price_band = data.get("price_band")
+    if price_band is not None and price_band not in PRICE_BANDS:
+        raise InvalidEvent("invalid_internal_event", f"trigger price band {price_band!r:.40} is unknown")
+    at = event_time(data.get("at"), "at", bounds, now)
+    if at is None:
+        raise InvalidEvent("missing_field", "required field 'at' is missing")
+    return MarketingTrigger(
+        message_id=required_id(data, "message_id", bounds), user_id=required_id(data, "user_id", bounds), kind=kind,
+        at=at, language=language, segment=segment,
+        interests=_names(data, "interests", bounds), brands=_names(data, "brands", bounds),
+        items=[_cart_line(line, bounds) for line in _list(data, "items")],
+        price_band=price_band, reviewed_product_id=optional_id(data, "reviewed_product_id", bounds))
+
+
+def _list(data: Mapping[str, Any], name: str) -> list[Any]:
+    value = data.get(name) or []
+    if not isinstance(value, list) or len(value) > _MAX_LIST:
+        raise InvalidEvent("invalid_internal_event", f"field {name!r} must be a list of at most {_MAX_LIST} items")
+    return value
+
+
+def _names(data: Mapping[str, Any], name: str, bounds: FieldBounds) -> list[str]:
+    names = []
+    for item in _list(data, name):
+        text = optional_text({name: item}, name, bounds.max_id_chars)
+        if text is None:
+            raise InvalidEvent("invalid_internal_event", f"field {name!r} holds an empty name")
+        names.append(text)
+    return names
+
+
+def _cart_line(line: Any, bounds: FieldBounds) -> dict[str, Any]:
+    if not isinstance(line, dict):
+        raise InvalidEvent("invalid_internal_event", f"a cart line must be an object, got {type(line).__name__}")
+    return _clean({"product_id": required_id(line, "product_id", bounds),
+                   "qty": bounded_int(line, "qty", low=0, high=bounds.max_quantity),
+                   "price": bounded_number(line, "price", low=0.0, high=bounds.max_price)})

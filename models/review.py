@@ -9,21 +9,18 @@ is wrong; anything it rejects goes to `dead-letters` instead of crashing the wor
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
-from typing import Any
+import dataclasses
+from typing import Final
 
 import faust
-import orjson
 
+from models.bounds import DEFAULT_BOUNDS, LANGUAGE_CODE, FieldBounds
 from models.errors import InvalidEvent
+from models.wire import bounded_int, decode_json_object, event_time, required_id
 
-__all__ = ["MAX_ID_CHARS", "MAX_TEXT_CHARS", "Review", "decode_json_object", "parse_review"]
+__all__ = ["MAX_TEXT_CHARS", "Review", "parse_review"]
 
-# Long enough for any real review (the longest in the bundled corpora is ~4k characters), short enough that one
-# event cannot blow the LLM context or the token budget.
-MAX_TEXT_CHARS = 8000
-MAX_ID_CHARS = 200
+MAX_TEXT_CHARS: Final = DEFAULT_BOUNDS.max_text_chars
 
 
 class Review(faust.Record, include_metadata=False, serializer="json"):
@@ -37,69 +34,15 @@ class Review(faust.Record, include_metadata=False, serializer="json"):
     created_at: float | None = None
 
 
-def decode_json_object(raw: bytes | str | None) -> dict[str, Any]:
-    """Decode one JSON object from the wire, or raise `InvalidEvent` saying why not."""
-    if raw is None or raw == b"" or raw == "":
-        raise InvalidEvent("empty_message", "the message value is empty; expected a JSON object")
-    if isinstance(raw, bytes | bytearray | memoryview):
-        try:
-            text = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            detail = f"the message is not valid UTF-8 ({exc.reason} at byte {exc.start})"
-            raise InvalidEvent("invalid_utf8", detail) from exc
-    else:
-        text = raw
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent("invalid_json", f"the message is not JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidEvent("not_an_object", f"expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _required_id(data: dict[str, Any], name: str) -> str:
-    if name not in data or data[name] is None:
-        raise InvalidEvent("missing_field", f"required field {name!r} is missing")
-    value = data[name]
-    # Integer ids are common in shop databases; they are unambiguous, so accept them as their decimal string.
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise InvalidEvent("wrong_type", f"field {name!r} must be a string, got {type(value).__name__}: {value!r:.60}")
-    value = value.strip()
-    if not value:
-        raise InvalidEvent("missing_field", f"field {name!r} is empty")
-    if len(value) > MAX_ID_CHARS:
-        raise InvalidEvent("field_too_long", f"field {name!r} has {len(value)} characters; the limit is {MAX_ID_CHARS}")
-    return value
-
-
-def _parse_time(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value) or value < 0:
-            raise InvalidEvent("out_of_range", f"field 'created_at' must be a non-negative Unix time, got {value!r}")
-        # Milliseconds are a frequent mistake upstream; anything past year 5000 in seconds is surely milliseconds.
-        return float(value) / 1000.0 if value > 95_617_584_000 else float(value)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InvalidEvent("wrong_type", f"field 'created_at' is not an RFC 3339 time: {value!r:.60}") from exc
-        if parsed.tzinfo is None:
-            raise InvalidEvent("wrong_type", f"field 'created_at' has no time zone: {value!r:.60}")
-        return parsed.timestamp()
-    raise InvalidEvent("wrong_type", f"field 'created_at' must be a string or a number, got {type(value).__name__}")
-
-
-def parse_review(raw: bytes | str | None, *, max_text_chars: int = MAX_TEXT_CHARS) -> Review:
+def parse_review(raw: bytes | str | None, *, max_text_chars: int | None = None,
+                 bounds: FieldBounds = DEFAULT_BOUNDS, now: float | None = None) -> Review:
     """Parse and validate one review from the wire; raise `InvalidEvent` with the reason when it is unusable."""
+    if max_text_chars is not None:
+        bounds = dataclasses.replace(bounds, max_text_chars=max_text_chars)
     data = decode_json_object(raw)
-    review_id = _required_id(data, "review_id")
-    user_id = _required_id(data, "user_id")
-    product_id = _required_id(data, "product_id")
+    review_id = required_id(data, "review_id", bounds)
+    user_id = required_id(data, "user_id", bounds)
+    product_id = required_id(data, "product_id", bounds)
     if "text" not in data or data["text"] is None:
         raise InvalidEvent("missing_field", "required field 'text' is missing")
     text = data["text"]
@@ -107,25 +50,26 @@ def parse_review(raw: bytes | str | None, *, max_text_chars: int = MAX_TEXT_CHAR
         raise InvalidEvent("wrong_type", f"field 'text' must be a string, got {type(text).__name__}")
     if not text.strip():
         raise InvalidEvent("empty_text", "field 'text' is empty; a review needs some text")
-    if len(text) > max_text_chars:
-        raise InvalidEvent("text_too_long", f"field 'text' has {len(text)} characters; the limit is {max_text_chars}")
-    rating = data.get("rating")
-    if rating is not None:
-        if isinstance(rating, float) and rating.is_integer():
-            rating = int(rating)
-        if not isinstance(rating, int) or isinstance(rating, bool):
-            raise InvalidEvent("wrong_type", f"field 'rating' must be an integer 1-5, got {rating!r:.60}")
-        if not 1 <= rating <= 5:
-            raise InvalidEvent("out_of_range", f"field 'rating' must be between 1 and 5, got {rating}")
+    if len(text) > bounds.max_text_chars:
+        raise InvalidEvent("text_too_long",
+                           f"field 'text' has {len(text)} characters; the limit is {bounds.max_text_chars}")
+    if "\x00" in text:
+        raise InvalidEvent("wrong_type", "field 'text' holds a NUL character; review text is plain text")
+    rating = bounded_int(data, "rating", low=1, high=5)
     lang = data.get("lang")
     if lang is not None and not isinstance(lang, str):
         raise InvalidEvent("wrong_type", f"field 'lang' must be a language code string, got {type(lang).__name__}")
+    # Only a hint (the analyzer detects the language itself): one that is no language code is dropped, not trusted —
+    # it reaches prompts — and not worth losing the review over.
+    lang = lang.strip().lower() if lang else None
+    if lang is not None and not LANGUAGE_CODE.fullmatch(lang):
+        lang = None
     return Review(
         review_id=review_id,
         user_id=user_id,
         product_id=product_id,
         text=text.strip(),
         rating=rating,
-        lang=(lang or None) and lang.strip().lower()[:16],
-        created_at=_parse_time(data.get("created_at")),
+        lang=lang,
+        created_at=event_time(data.get("created_at"), "created_at", bounds, now),
     )

@@ -17,41 +17,55 @@ from prometheus_client import generate_latest
 from models.alerts import Alert
 from models.bounds import PRODUCER_MAX_REQUEST_BYTES
 from models.dead_letter import DeadLetter
+from models.forwarded_event import ForwardedEvent, ForwardedSources
 from models.insight import ReviewInsight
 from models.marketing import MarketingMessage, MarketingTrigger
 from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
-from models.profile_event import ProfileEvent
 from models.session import Session
 from streams import due_index, faust_fixes
+from streams.api_auth import ApiGuard
 from streams.dead_letters import DeadLetters
+from streams.kafka_client import KafkaConnection
 from streams.lag import LagTracker
 from streams.metrics import Metrics
-from streams.settings import Settings
+from streams.settings import current_settings
+from streams.skipped_reader import KafkaSkippedReader
+from streams.source_guard import ForwardedReader, SourceEnds, kafka_end_offsets
+from streams.topics import TopicRole, topic_spec
 
 __all__ = [
     "alerts_topic",
     "app",
+    "bounds",
     "clickstream_topic",
     "dead_letters",
     "dead_letters_topic",
+    "forwarded_reader",
+    "forwarded_sources",
+    "guarded",
     "insights_in_topic",
     "insights_topic",
+    "kafka",
     "lag",
     "marketing_topic",
+    "marketing_triggers_in_topic",
     "marketing_triggers_topic",
     "metrics",
+    "product_events_in_topic",
     "product_events_topic",
     "product_sentiment_topic",
     "profile_events_topic",
     "profiles_topic",
+    "reread",
     "reviews_topic",
     "sessions_topic",
     "settings",
     "support_queue_topic",
 ]
 
-settings = Settings()
+settings = current_settings()
+kafka: KafkaConnection = settings.kafka()
 metrics = Metrics()
 lag = LagTracker()
 # How often lag, loop delay and assignment are sampled; Prometheus scrapes every 15 s by default.
@@ -62,7 +76,8 @@ faust_fixes.apply()
 
 app = faust.App(
     settings.app_id,
-    broker=settings.broker,
+    broker=kafka.faust_broker,
+    broker_credentials=kafka.faust_credentials(),
     # Faust would otherwise read bare variables such as WEB_PORT, which Kubernetes sets for a service named `web`.
     env_prefix="REVIEWSTREAM_FAUST_",
     autodiscover=False,
@@ -97,64 +112,46 @@ app = faust.App(
     web_tables_enabled=False,
 )
 
-# Inputs are read as raw bytes so that the agent, not Faust's decoder, decides what is malformed and dead-letters it.
-reviews_topic = app.topic(
-    settings.reviews_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-    partitions=settings.topic_partitions,
-)
-insights_topic = app.topic(
-    settings.insights_topic, key_serializer="raw", value_type=ReviewInsight, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-dead_letters_topic = app.topic(
-    settings.dead_letters_topic, key_serializer="raw", value_type=DeadLetter, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-clickstream_topic = app.topic(
-    settings.clickstream_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-    partitions=settings.topic_partitions,
-)
-# The insights topic read back as raw bytes (the review agent writes it with the ReviewInsight record).
-insights_in_topic = app.topic(
-    settings.insights_topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
-    partitions=settings.topic_partitions,
-)
-profile_events_topic = app.topic(
-    settings.profile_events_topic, key_type=bytes, value_type=ProfileEvent, key_serializer="raw",
-    value_serializer="json", partitions=settings.topic_partitions,
-)
-product_events_topic = app.topic(
-    settings.product_events_topic, key_type=bytes, value_type=ProfileEvent, key_serializer="raw",
-    value_serializer="json", partitions=settings.topic_partitions,
-)
-profiles_topic = app.topic(
-    settings.profiles_topic, key_serializer="raw", value_type=UserProfile, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-sessions_topic = app.topic(
-    settings.sessions_topic, key_serializer="raw", value_type=Session, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-product_sentiment_topic = app.topic(
-    settings.product_sentiment_topic, key_serializer="raw", value_type=ProductWindow, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
+def _declare(role: TopicRole, value_type: type | None = bytes) -> faust.types.TopicT:
+    """The Faust topic of a registry entry (streams/topics.py). Raw bytes (the default) for what the agents read, so
+    that the agent, not Faust's decoder, decides what is malformed and dead-letters it; plain JSON for the rest, of
+    `value_type` records (None: whatever the agent sends)."""
+    spec = topic_spec(settings, role)
+    if value_type is bytes:
+        return app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+                         partitions=spec.partitions)
+    return app.topic(spec.name, key_type=bytes, value_type=value_type, key_serializer="raw", value_serializer="json",
+                     partitions=spec.partitions)
 
-alerts_topic = app.topic(
-    settings.alerts_topic, key_serializer="raw", value_type=Alert, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-marketing_topic = app.topic(
-    settings.marketing_topic, key_serializer="raw", value_type=MarketingMessage, value_serializer="json",
-    partitions=settings.topic_partitions,
-)
-support_queue_topic = app.topic(
-    settings.support_queue_topic, key_serializer="raw", value_serializer="json", partitions=settings.topic_partitions,
-)
-marketing_triggers_topic = app.topic(
-    settings.marketing_triggers_topic, key_type=bytes, value_type=MarketingTrigger, key_serializer="raw",
-    value_serializer="json", partitions=settings.topic_partitions,
-)
+
+reviews_topic = _declare("reviews")
+clickstream_topic = _declare("clickstream")
+insights_topic = _declare("insights", ReviewInsight)
+# The insights topic read back as raw bytes (the review agent writes it with the ReviewInsight record).
+insights_in_topic = _declare("insights")
+dead_letters_topic = _declare("dead_letters", DeadLetter)
+profiles_topic = _declare("profiles", UserProfile)
+sessions_topic = _declare("sessions", Session)
+product_sentiment_topic = _declare("product_sentiment", ProductWindow)
+alerts_topic = _declare("alerts", Alert)
+marketing_topic = _declare("marketing", MarketingMessage)
+# Values are the insights as the insights agent read them (plain dicts).
+support_queue_topic = _declare("support_queue", None)
+profile_events_topic = _declare("profile_events", ForwardedEvent)
+product_events_topic = _declare("product_events", ForwardedEvent)
+marketing_triggers_topic = _declare("marketing_triggers", MarketingTrigger)
+# The internal topics read back as raw bytes: their readers parse them as strictly as any input.
+product_events_in_topic = _declare("product_events")
+marketing_triggers_in_topic = _declare("marketing_triggers")
+
+bounds = settings.field_bounds()
+forwarded_sources = ForwardedSources(clicks=settings.clickstream_topic, insights=settings.insights_topic)
+# How the folds read what other workers forwarded to them: strictly, and only from sources that exist.
+forwarded_reader = ForwardedReader(forwarded_sources, bounds, SourceEnds(kafka_end_offsets(kafka)))
+# Offsets the consumer skipped are read back from the same brokers, with the same credentials.
+reread = KafkaSkippedReader(kafka)
+# The views that show personal data ask for the API token (streams/api_auth.py).
+guarded = ApiGuard(settings.api_token)
 dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
 
 

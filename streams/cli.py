@@ -30,10 +30,11 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    if args.web_port:
-        os.environ["REVIEWSTREAM_WEB_PORT"] = str(args.web_port)
-    if args.datadir:
-        os.environ["REVIEWSTREAM_DATADIR"] = args.datadir
+    from streams.settings import Settings, use_settings
+
+    overrides = {"web_port": args.web_port, "datadir": args.datadir}
+    # Before anything imports streams.app, which builds the app from these settings.
+    use_settings(Settings(**{k: v for k, v in overrides.items() if v}))
     from faust.worker import Worker
 
     import agents.clickstream
@@ -73,7 +74,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings()
     topic = args.topic or settings.reviews_topic
     asyncio.run(ensure_topics(settings))
-    sent = asyncio.run(replay_file(Path(args.file), broker=settings.broker, topic=topic, progress=not args.quiet))
+    sent = asyncio.run(replay_file(Path(args.file), connection=settings.kafka(), topic=topic,
+                                   progress=not args.quiet))
     print(f"sent {sent} records to {topic}")
     return 0
 
@@ -82,14 +84,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from streams.batch import analyze_file
     from streams.llm.factory import build_analyzers
     from streams.review_processor import ReviewProcessor
+    from streams.settings import Settings
 
-    if args.provider:
-        os.environ["REVIEWSTREAM_LLM_PROVIDER"] = args.provider
-    settings = _settings()
+    settings = Settings(**({"llm_provider": args.provider} if args.provider else {}))
 
     async def run() -> int:
         analyzer, fallback = build_analyzers(settings)
-        processor = ReviewProcessor(analyzer, fallback=fallback, max_text_chars=settings.max_text_chars,
+        processor = ReviewProcessor(analyzer, fallback=fallback, bounds=settings.field_bounds(),
                                     allow_concessions=settings.reply_allow_concessions)
         try:
             out = None if args.output in (None, "-") else Path(args.output)
@@ -129,13 +130,20 @@ def _cmd_simulate(args: argparse.Namespace, rest: list[str]) -> int:
 
 def _cmd_state(args: argparse.Namespace) -> int:
     """`profile USER_ID` / `product PRODUCT_ID`: ask a running worker (any worker: it routes to the owner)."""
+    from urllib.parse import quote
+
     import aiohttp
 
     kind, key = ("profiles", args.user_id) if args.command == "profile" else ("products", args.product_id)
-    base = args.url or f"http://127.0.0.1:{_settings().web_port}"
+    settings = _settings()
+    base = args.url or f"http://127.0.0.1:{settings.web_port}"
+    # The views show personal data: they answer only with the worker's API token (streams/api_auth.py).
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def fetch() -> tuple[int, bytes]:
-        async with aiohttp.ClientSession() as session, session.get(f"{base}/{kind}/{key}/") as response:
+        async with aiohttp.ClientSession(headers=headers) as session, \
+                session.get(f"{base}/{kind}/{quote(key, safe='')}/") as response:
             return response.status, await response.read()
 
     try:
@@ -143,6 +151,10 @@ def _cmd_state(args: argparse.Namespace) -> int:
     except aiohttp.ClientError as exc:
         print(f"cannot reach a worker at {base}: {exc}; is `reviewstream worker` running?", file=sys.stderr)
         return 2
+    if status in (401, 403):
+        print(f"the worker refused ({status}): set REVIEWSTREAM_API_TOKEN to the worker's API token"
+              + ("" if token else " (none is set here)"), file=sys.stderr)
+        return 1
     sys.stdout.write(body.decode("utf-8", errors="replace") + "\n")
     return 0 if status == 200 else 1
 
@@ -150,12 +162,10 @@ def _cmd_state(args: argparse.Namespace) -> int:
 def _cmd_tail(args: argparse.Namespace) -> int:
     from aiokafka import AIOKafkaConsumer
 
-    from streams.topics import bootstrap_servers
-
     settings = _settings()
 
     async def run() -> None:
-        consumer = AIOKafkaConsumer(args.topic, bootstrap_servers=bootstrap_servers(settings.broker),
+        consumer = AIOKafkaConsumer(args.topic, **settings.kafka().client_kwargs(),
                                     auto_offset_reset="earliest" if args.from_beginning else "latest",
                                     enable_auto_commit=False)
         await consumer.start()

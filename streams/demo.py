@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import collections
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +25,14 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer
 
+from models.bounds import FieldBounds
 from models.click import parse_click
 from models.errors import InvalidEvent
 from models.review import parse_review
 from streams.replay import read_records, replay_file
+from streams.sealing import new_key_spec
 from streams.settings import PROJECT_ROOT, Settings
-from streams.topics import bootstrap_servers, ensure_topics
+from streams.topics import ensure_topics
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -70,19 +74,19 @@ def _expected_clicks(clicks: Path) -> tuple[set[str], int]:
     return users, invalid
 
 
-def _expected(sample: Path, max_text_chars: int) -> tuple[set[str], int]:
+def _expected(sample: Path, bounds: FieldBounds) -> tuple[set[str], int]:
     valid: set[str] = set()
     invalid = 0
     for value in read_records(sample):
         try:
-            valid.add(parse_review(value, max_text_chars=max_text_chars).review_id)
+            valid.add(parse_review(value, bounds=bounds).review_id)
         except InvalidEvent:
             invalid += 1
     return valid, invalid
 
 
 def _start_kafka(settings: Settings) -> None:
-    port = bootstrap_servers(settings.broker).split(",")[0].rsplit(":", 1)[-1]
+    port = settings.kafka().servers[0].rsplit(":", 1)[-1]
     env = {**os.environ, "KAFKA_PORT": port}
     subprocess.run([str(PROJECT_ROOT / "deploy" / "kafka" / "kafka.sh"), "up"], check=True, env=env)
 
@@ -100,17 +104,27 @@ def _web_port(preferred: int) -> int:
 def _demo_datadir(settings: Settings) -> Path:
     """Table state of the demo's worker, one folder per broker: RocksDB files that remember another broker's
     changelog offsets make Faust refuse to start (ConsistencyError). `kafka.sh reset` removes it with the broker."""
-    servers = bootstrap_servers(settings.broker).split(",")[0]
-    port = servers.rsplit(":", 1)[-1] if ":" in servers else "9092"
+    port = settings.kafka().servers[0].rsplit(":", 1)[-1]
     return PROJECT_ROOT / ".local" / f"kafka-{port}" / "demo-worker-data"
 
 
-def _start_worker(log_path: Path, web_port: int, datadir: Path) -> subprocess.Popen[bytes]:
+def demo_secret(name: str, make: Callable[[], str]) -> str:
+    """A secret of the demo's worker, made once and kept in .local/ (owner-only), unless the user configured one:
+    the API token of the profile views, the dead-letter sealing key. Never printed."""
+    path = PROJECT_ROOT / ".local" / f"demo-{name}"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+def _start_worker(log_path: Path, web_port: int, datadir: Path, secrets: dict[str, str]) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     # The sample spans a few days with a review every 47 minutes: daily windows show trends, hourly ones don't.
     # Marketing triggers are looked for every 2 s instead of 30 s, so the demo's messages show up while it runs.
     env = {"REVIEWSTREAM_WINDOW_SIZE_S": "86400", "REVIEWSTREAM_WINDOW_STEP_S": "86400",
-           "REVIEWSTREAM_TIMER_TICK_S": "2", **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
+           "REVIEWSTREAM_TIMER_TICK_S": "2", **secrets, **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
@@ -200,8 +214,8 @@ def _events_done(result: DemoResult) -> bool:
     return len(result.insights) >= result.expected_insights and len(result.dead_letters) >= result.expected_dead_letters
 
 
-async def _fetch_missing_profiles(result: DemoResult, web_port: int) -> None:
-    async with aiohttp.ClientSession() as session:
+async def _fetch_missing_profiles(result: DemoResult, web_port: int, token: str) -> None:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         for user_id in sorted(result.expected_profiles - result.profiles.keys()):
             try:
                 async with session.get(f"http://127.0.0.1:{web_port}/profiles/{user_id}/") as response:
@@ -216,7 +230,7 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
                    timeout_s: float = 300.0) -> DemoResult:
     _start_kafka(settings)
     await ensure_topics(settings)
-    valid_ids, invalid = _expected(sample, settings.max_text_chars)
+    valid_ids, invalid = _expected(sample, settings.field_bounds())
     click_users, invalid_clicks = _expected_clicks(clicks) if clicks else (set(), 0)
     result = DemoResult(expected_insights=len(valid_ids), expected_dead_letters=invalid + invalid_clicks,
                         expected_profiles=click_users)
@@ -224,8 +238,16 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
                settings.product_sentiment_topic, settings.alerts_topic, settings.marketing_topic,
                settings.support_queue_topic]
     web_port = _web_port(settings.web_port)
-    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port, _demo_datadir(settings))
-    consumer = AIOKafkaConsumer(*outputs, bootstrap_servers=bootstrap_servers(settings.broker), group_id=None,
+    token = settings.api_token.get_secret_value() if settings.api_token else \
+        demo_secret("api-token", lambda: secrets.token_urlsafe(32))
+    demo_secrets = {"REVIEWSTREAM_API_TOKEN": token}
+    if settings.dead_letter_keyring() is None:  # letters the demo shows can be opened and redriven
+        demo_secrets["REVIEWSTREAM_DEAD_LETTER_KEYS"] = demo_secret("dead-letter-keys",
+                                                                    lambda: new_key_spec("demo"))
+    worker = _start_worker(PROJECT_ROOT / ".local" / "demo-worker.log", web_port, _demo_datadir(settings),
+                           demo_secrets)
+    connection = settings.kafka()
+    consumer = AIOKafkaConsumer(*outputs, **connection.client_kwargs(), group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     started = time.monotonic()
     # Only what this run produces counts: a second demo run must not be satisfied by the first run's output.
@@ -233,11 +255,11 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
     try:
         await consumer.start()
         if clicks:
-            sent_clicks = await replay_file(clicks, broker=settings.broker, topic=settings.clickstream_topic,
+            sent_clicks = await replay_file(clicks, connection=connection, topic=settings.clickstream_topic,
                                             progress=True)
             print(f"replayed {sent_clicks} clickstream events of {len(click_users)} users ({invalid_clicks} "
                   f"malformed) into '{settings.clickstream_topic}'", flush=True)
-        sent = await replay_file(sample, broker=settings.broker, topic=settings.reviews_topic, progress=True)
+        sent = await replay_file(sample, connection=connection, topic=settings.reviews_topic, progress=True)
         print(f"replayed {sent} sample events ({len(valid_ids)} valid reviews, {invalid} malformed) "
               f"into '{settings.reviews_topic}'; worker log: .local/demo-worker.log; "
               f"metrics: http://127.0.0.1:{web_port}/metrics", flush=True)
@@ -257,7 +279,7 @@ async def run_demo(settings: Settings, *, once: bool, sample: Path = SAMPLE, cli
             if not batches and once and _events_done(result):
                 # A replay of clicks already folded changes little, so not every profile is published again:
                 # the rest are read from the worker's tables.
-                await _fetch_missing_profiles(result, web_port)
+                await _fetch_missing_profiles(result, web_port, token)
             for tp, records in batches.items():
                 for record in records:
                     if record.timestamp < since_ms:

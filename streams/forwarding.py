@@ -21,7 +21,7 @@ from streams.dead_letters import DeadLetters
 from streams.metrics import Metrics
 from streams.output import Output, OutputRejected, send_output
 from streams.skipped_offsets import SkipDetector
-from streams.skipped_reader import RereadEvent, SkippedReader, reader_for
+from streams.skipped_reader import RereadEvent, SkippedReader
 
 __all__ = ["Route", "forward_in_order", "with_skipped"]
 
@@ -39,8 +39,8 @@ async def forward_in_order(
     agent: str,
     dead_letters: DeadLetters,
     capacity: int = 2000,
+    reader: SkippedReader,
     on_finished: Callable[[Any, float | None], None] | None = None,
-    reader: SkippedReader | None = None,
 ) -> None:
     """Send `route(event)` for each event, in order; ack each event after all its outputs are delivered. An output
     Kafka will never take (too large, not encodable) is replaced by the event's dead letter."""
@@ -61,7 +61,7 @@ async def forward_in_order(
 
     acker = asyncio.create_task(acknowledge())
     try:
-        async for event in with_skipped(manual.events(), stream.app, metrics, reader or reader_for(stream.app)):
+        async for event in with_skipped(manual.events(), stream.app, metrics, reader):
             metrics.events_consumed.labels(event.message.topic).inc()
             deliveries = [await _send_or_letter(output, event, metrics, dead_letters) for output in route(event)]
             await queue.put((event, deliveries))

@@ -13,7 +13,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from streams.topics import bootstrap_servers
+from streams.kafka_client import KafkaConnection
 
 __all__ = ["read_records", "replay_file"]
 
@@ -50,12 +50,12 @@ def _key_for(value: bytes, field: str) -> bytes | None:
     return None
 
 
-async def replay_file(path: Path, *, broker: str, topic: str, key_field: str | None = None,
+async def replay_file(path: Path, *, connection: KafkaConnection, topic: str, key_field: str | None = None,
                       progress: bool = True) -> int:
     """Send every record of `path` to `topic`, keyed by `key_field` when present; return how many were sent."""
     key_field = key_field or _KEY_FIELDS.get(topic, "id")
     records = list(read_records(path))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker), acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(**connection.client_kwargs(), acks="all", linger_ms=5)
     await producer.start()
     try:
         futures = []

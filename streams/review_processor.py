@@ -12,16 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.dead_letter import DeadLetter
 from models.errors import InvalidEvent
 from models.insight import ReviewInsight
-from models.review import MAX_TEXT_CHARS, Review, parse_review
+from models.review import Review, parse_review
 from streams.dead_letters import DeadLetters
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
 from streams.llm.redaction import redact
 from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
+from streams.poison import attempt
 
 __all__ = ["Processed", "ReviewProcessor", "SourceMessage"]
 
@@ -63,35 +65,42 @@ class ReviewProcessor:
         *,
         fallback: Analyzer | None = None,
         metrics: Metrics | None = None,
-        max_text_chars: int = MAX_TEXT_CHARS,
+        bounds: FieldBounds = DEFAULT_BOUNDS,
         clock: Callable[[], float] = time.time,
         allow_concessions: bool = False,
         dead_letters: DeadLetters | None = None,
+        max_attempts: int = 3,
     ) -> None:
         self.analyzer = analyzer
         self.allow_concessions = allow_concessions
         self.fallback = fallback
         self.metrics = metrics or Metrics()
-        self.max_text_chars = max_text_chars
+        self.bounds = bounds
+        self.max_attempts = max_attempts
         self._clock = clock
         # Offline (`reviewstream analyze`) there is no key: letters keep only a redacted preview of the row.
         self.dead_letters = dead_letters or DeadLetters(metrics=self.metrics, sealer=None, clock=clock)
 
     async def process(self, message: SourceMessage) -> Processed:
         try:
-            review = parse_review(message.value, max_text_chars=self.max_text_chars)
+            review = parse_review(message.value, bounds=self.bounds, now=self._clock())
         except InvalidEvent as exc:
             return Processed(dead_letter=self._dead_letter(message, exc.reason, exc.detail, exc, "parse"))
+        insights: list[ReviewInsight] = []
+
+        async def analyse() -> None:
+            insights.append(await self.analyse(review))
+
         try:
-            insight = await self.analyse(review)
+            poisoned = await attempt(analyse, attempts=self.max_attempts, expected=(LLMError,),
+                                     what=f"analysing {message.topic}[{message.partition}]@{message.offset}")
         except LLMError as exc:
             # Only reachable without a fallback analyzer: the review is kept, with the reason, for a later replay.
             return Processed(dead_letter=self._dead_letter(message, "analysis_failed", str(exc)[:500], exc, "analyze"))
-        except Exception as exc:  # a bug on one review must not stop the others: dead-lettered with the cause
-            log.exception("analysing %s[%s]@%s failed", message.topic, message.partition, message.offset)
-            detail = f"{type(exc).__name__}: {str(exc)[:300]}"
-            return Processed(dead_letter=self._dead_letter(message, "internal_error", detail, exc, "analyze"))
-        return Processed(insight=insight)
+        if poisoned is not None:  # a bug on one review must not stop the others: dead-lettered with the cause
+            detail = f"{type(poisoned).__name__}: {str(poisoned)[:300]} ({self.max_attempts} attempts)"
+            return Processed(dead_letter=self._dead_letter(message, "internal_error", detail, poisoned, "analyze"))
+        return Processed(insight=insights[0])
 
     async def analyse(self, review: Review) -> ReviewInsight:
         redacted = redact(review.text)

@@ -12,9 +12,11 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.bounds import FieldBounds
+from streams.kafka_client import KafkaConnection, SaslMechanism, SecurityProtocol
 from streams.sealing import Keyring
 
-__all__ = ["PROJECT_ROOT", "LLMProvider", "Settings"]
+__all__ = ["PROJECT_ROOT", "LLMProvider", "Settings", "current_settings", "use_settings"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,8 +28,23 @@ class Settings(BaseSettings):
 
     app_id: str = Field("reviewstream", description="Kafka consumer group and prefix of internal topics")
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
+    # How every client connects (streams/kafka_client.py): the Faust app, the admin client, the skipped-offset reader,
+    # replay, tail, the demo and the benches.
+    kafka_security_protocol: SecurityProtocol = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or "
+                                                      "SASL_SSL")
+    kafka_sasl_mechanism: SaslMechanism | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = Field(None, description="a secret: never logged")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA certificates (PEM) that sign the brokers' "
+                                          "certificates; default: the system's trusted CAs")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (PEM), for mTLS")
+    kafka_ssl_keyfile: Path | None = Field(None, description="client private key (PEM), for mTLS")
+    kafka_ssl_key_password: SecretStr | None = Field(None, description="password of the client key, if encrypted")
+    kafka_ssl_check_hostname: bool = Field(True, description="verify that the broker's certificate names the host")
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, description="HTTP port of the worker: /metrics, /health")
+    api_token: SecretStr | None = Field(None, description="a secret: bearer token of the views that show personal "
+                                        "data (/profiles/...); none: those views are off")
     datadir: Path = Field(PROJECT_ROOT / ".local" / "worker-data", description="table state (one folder per worker)")
 
     reviews_topic: str = "reviews"
@@ -57,10 +74,17 @@ class Settings(BaseSettings):
     windows_kept_per_product: int = Field(48, ge=1, description="recent windows kept per product")
 
     max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
+    # Bounds of every input field (models/bounds.py); events outside them are dead letters (out_of_range).
+    max_price: float = Field(1e10, gt=0, description="largest price a click may carry, in the shop's currency")
+    max_quantity: int = Field(100_000, ge=1, description="largest quantity a click may carry")
+    event_time_max_age_days: float = Field(7300.0, gt=0, description="event times older than this are refused")
+    event_time_max_ahead_s: float = Field(86400.0, gt=0, description="event times further ahead are refused")
     # A secret: `id:base64key[,id:base64key...]`, the first sealing new letters, the others opening old ones.
     dead_letter_keys: SecretStr | None = Field(
         None, description="AES-256 keys that seal the original of each dead letter; none: only a redacted preview, "
         "the size and the sha256 are kept")
+    poison_max_attempts: int = Field(3, ge=1, description="an event whose handling raises an unexpected exception "
+                                     "this many times is dead-lettered, so that its partition moves on")
     dead_letter_retention_days: float = Field(30.0, gt=0, description="how long the dead-letter topic keeps letters")
     reply_allow_concessions: bool = Field(False, description="let reply drafts mention refunds or compensation")
     support_queue_urgency: list[str] = Field(["high", "critical"], description="urgencies sent to the support queue")
@@ -110,6 +134,15 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
 
+    def kafka(self) -> KafkaConnection:
+        """The connection every Kafka client of the project uses (raises `KafkaSecurityError` when incomplete)."""
+        return KafkaConnection.from_settings(self)
+
+    def field_bounds(self) -> FieldBounds:
+        return FieldBounds(max_text_chars=self.max_text_chars, max_price=self.max_price,
+                           max_quantity=self.max_quantity, max_event_age_s=self.event_time_max_age_days * 86400.0,
+                           max_event_ahead_s=self.event_time_max_ahead_s)
+
     def dead_letter_keyring(self) -> Keyring | None:
         """The keyring of `dead_letter_keys`, or None when no key is configured."""
         if self.dead_letter_keys is None or not self.dead_letter_keys.get_secret_value().strip():
@@ -130,3 +163,22 @@ class Settings(BaseSettings):
     def product_events_topic(self) -> str:
         """Internal: insights keyed by product_id, co-partitioned with the product window table."""
         return f"{self.app_id}-product-events"
+
+
+_current: Settings | None = None
+
+
+def use_settings(settings: Settings) -> Settings:
+    """Make `settings` the process's settings, before `streams.app` is imported (the CLI applies its options this
+    way instead of writing environment variables)."""
+    global _current
+    _current = settings
+    return settings
+
+
+def current_settings() -> Settings:
+    """The settings `use_settings` installed, or, the first time without one, those of the environment."""
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current

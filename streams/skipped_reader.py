@@ -27,8 +27,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
-__all__ = ["KafkaSkippedReader", "RereadEvent", "RereadMessage", "SkippedOffsetsUnreadable", "SkippedReader",
-           "reader_for"]
+from streams.kafka_client import KafkaConnection
+
+__all__ = ["KafkaSkippedReader", "RereadEvent", "RereadMessage", "SkippedOffsetsUnreadable", "SkippedReader"]
 
 log = logging.getLogger(__name__)
 
@@ -72,21 +73,21 @@ SkippedReader = Callable[[TP, int, int], AsyncIterator[RereadMessage]]
 class KafkaSkippedReader:
     """Reads `[start, end)` of one partition with a consumer of its own (no group), then closes it.
 
-    >>> reader = KafkaSkippedReader("127.0.0.1:9092")
+    >>> reader = KafkaSkippedReader(KafkaConnection.parse("127.0.0.1:9092"))
     >>> # async for message in reader(TP("reviews", 0), 496, 504): ...
 
     Offsets that do not exist (compacted away, transaction markers, removed by retention) are simply not yielded. If
     no progress is made for `stall_timeout_s`, `SkippedOffsetsUnreadable` is raised.
     """
 
-    def __init__(self, bootstrap_servers: str, *, stall_timeout_s: float = 60.0) -> None:
-        self.bootstrap_servers = bootstrap_servers
+    def __init__(self, connection: KafkaConnection, *, stall_timeout_s: float = 60.0) -> None:
+        self.connection = connection
         self.stall_timeout_s = stall_timeout_s
 
     async def __call__(self, tp: TP, start: int, end: int) -> AsyncIterator[RereadMessage]:
         partition = TopicPartition(tp.topic, tp.partition)
         # earliest: offsets already removed by retention cannot be read anyway; take what is left of the range.
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(**self.connection.client_kwargs(), group_id=None, enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
@@ -108,12 +109,8 @@ class KafkaSkippedReader:
                 elif loop.time() - stalled_since > self.stall_timeout_s:
                     raise SkippedOffsetsUnreadable(
                         f"{tp.topic}[{tp.partition}]: could not read offsets {position}..{end - 1} back within "
-                        f"{self.stall_timeout_s:.0f} s (broker {self.bootstrap_servers}); stop the worker so that "
+                        f"{self.stall_timeout_s:.0f} s (broker {self.connection.bootstrap}); stop the worker so that "
                         f"they are replayed from the committed offset")
         finally:
             await consumer.stop()
 
-
-def reader_for(app: Any) -> KafkaSkippedReader:
-    """A reader of the brokers the app consumes from."""
-    return KafkaSkippedReader(",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker))

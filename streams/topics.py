@@ -1,4 +1,10 @@
-"""Topic declarations and their creation on the broker with explicit partition counts.
+"""Every topic reviewstream reads or writes, in one registry: its name setting, key, partitions, cleanup and
+retention, the JSON Schema of its values. The Faust declarations (`streams/app.py`), the admin set-up below, compose's
+`topics` service and the k8s ConfigMap are all derived from it or checked against it
+(tests/unit/test_deploy_consistency.py).
+
+>>> [spec.name for spec in topic_specs(Settings()) if spec.role == "dead_letters"]
+['dead-letters']
 
 The broker runs with `auto.create.topics.enable=false`, so a mistyped topic name fails loudly instead of creating a
 one-partition topic whose partition count no longer matches its changelogs.
@@ -8,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -18,9 +24,16 @@ from aiokafka.errors import TopicAlreadyExistsError
 from models.bounds import TOPIC_MAX_MESSAGE_BYTES
 from streams.settings import Settings
 
-__all__ = ["TopicSpec", "bootstrap_servers", "ensure_topics", "topic_specs"]
+__all__ = ["REGISTRY", "TopicRole", "TopicSpec", "ensure_topics", "prepare_worker_topics", "topic_spec",
+           "topic_specs"]
 
 log = logging.getLogger(__name__)
+
+TopicRole = Literal["reviews", "clickstream", "insights", "dead_letters", "profiles", "sessions", "product_sentiment",
+                    "alerts", "marketing", "support_queue", "profile_events", "product_events", "marketing_triggers"]
+
+# Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
+_COMPACT: Mapping[str, str] = {"cleanup.policy": "compact"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,50 +42,64 @@ class TopicSpec:
     partitions: int
     replication: int
     config: dict[str, str] = field(default_factory=dict)
+    role: str = ""
+    key: str = ""
+    # models/schemas/<schema>.schema.json describes the values; None for raw inputs of no fixed shape.
+    schema: str | None = None
+    internal: bool = False
 
 
-def bootstrap_servers(broker_url: str) -> str:
-    """`kafka://host:port;host2:port` (Faust style) → `host:port,host2:port` (aiokafka style)."""
-    servers = []
-    for part in broker_url.replace(";", ",").split(","):
-        part = part.strip()
-        if "://" in part:
-            part = part.split("://", 1)[1]
-        if part:
-            servers.append(part)
-    return ",".join(servers)
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    name: Callable[[Settings], str]
+    key: str
+    schema: str | None
+    config: Callable[[Settings], Mapping[str, str]] = lambda _settings: {}
+    internal: bool = False
+
+
+def _dead_letter_retention(settings: Settings) -> Mapping[str, str]:
+    # Kept longer than outputs by default: someone has to look at them and maybe redrive them; and no longer than
+    # configured, since they hold (sealed) personal data.
+    return {"retention.ms": str(int(settings.dead_letter_retention_days * 24 * 3600 * 1000))}
+
+
+REGISTRY: Mapping[TopicRole, _Entry] = {
+    "reviews": _Entry(lambda s: s.reviews_topic, "review_id", "review"),
+    "clickstream": _Entry(lambda s: s.clickstream_topic, "user_id (or a visitor or session id)", "click"),
+    "insights": _Entry(lambda s: s.insights_topic, "review_id", "review_insight"),
+    "dead_letters": _Entry(lambda s: s.dead_letters_topic, "source_topic:partition:offset", "dead_letter",
+                           _dead_letter_retention),
+    "profiles": _Entry(lambda s: s.profiles_topic, "user_id", "user_profile", lambda _s: _COMPACT),
+    "sessions": _Entry(lambda s: s.sessions_topic, "session_id", "session", lambda _s: _COMPACT),
+    "product_sentiment": _Entry(lambda s: s.product_sentiment_topic, "product_id:window_start", "product_sentiment",
+                                lambda _s: _COMPACT),
+    # A firing alert and its resolution share a key; a message is rewritten under its key by a replay.
+    "alerts": _Entry(lambda s: s.alerts_topic, "alert_id", "alert", lambda _s: _COMPACT),
+    "marketing": _Entry(lambda s: s.marketing_topic, "message_id", "marketing_message", lambda _s: _COMPACT),
+    "support_queue": _Entry(lambda s: s.support_queue_topic, "review_id", "review_insight"),
+    # Repartition topics: same partition count as the tables they feed (source and changelog must match).
+    "profile_events": _Entry(lambda s: s.profile_events_topic, "user_id", None, internal=True),
+    "product_events": _Entry(lambda s: s.product_events_topic, "product_id", None, internal=True),
+    "marketing_triggers": _Entry(lambda s: s.marketing_triggers_topic, "user_id", None, internal=True),
+}
+
+
+def topic_spec(settings: Settings, role: TopicRole) -> TopicSpec:
+    entry = REGISTRY[role]
+    # Stated on every topic we create, so that whatever our producer accepts the broker accepts (models/bounds.py).
+    config = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES), **entry.config(settings)}
+    return TopicSpec(entry.name(settings), settings.topic_partitions, settings.topic_replication, config, role,
+                     entry.key, entry.schema, entry.internal)
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    n, rf = settings.topic_partitions, settings.topic_replication
-    retention_ms = str(int(settings.dead_letter_retention_days * 24 * 3600 * 1000))
-    specs = [
-        TopicSpec(settings.reviews_topic, n, rf),
-        TopicSpec(settings.clickstream_topic, n, rf),
-        TopicSpec(settings.insights_topic, n, rf),
-        # Dead letters are kept longer: someone has to look at them and maybe replay them.
-        TopicSpec(settings.dead_letters_topic, n, rf, {"retention.ms": retention_ms}),
-        # Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
-        TopicSpec(settings.profiles_topic, n, rf, {"cleanup.policy": "compact"}),
-        TopicSpec(settings.sessions_topic, n, rf, {"cleanup.policy": "compact"}),
-        TopicSpec(settings.product_sentiment_topic, n, rf, {"cleanup.policy": "compact"}),
-        # Keyed by alert_id / message_id: a firing alert and its resolution share a key, compaction keeps the latest.
-        TopicSpec(settings.alerts_topic, n, rf, {"cleanup.policy": "compact"}),
-        TopicSpec(settings.marketing_topic, n, rf, {"cleanup.policy": "compact"}),
-        TopicSpec(settings.support_queue_topic, n, rf),
-        # Repartition topics: same partition count as the tables they feed (source and changelog must match).
-        TopicSpec(settings.profile_events_topic, n, rf),
-        TopicSpec(settings.product_events_topic, n, rf),
-        TopicSpec(settings.marketing_triggers_topic, n, rf),
-    ]
-    # Stated on every topic we create, so that whatever our producer accepts the broker accepts (models/bounds.py).
-    size = {"max.message.bytes": str(TOPIC_MAX_MESSAGE_BYTES)}
-    return [TopicSpec(s.name, s.partitions, s.replication, {**size, **s.config}) for s in specs]
+    return [topic_spec(settings, role) for role in REGISTRY]
 
 
 @contextlib.asynccontextmanager
 async def _admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker), client_id="reviewstream-admin")
+    admin = AIOKafkaAdminClient(**settings.kafka().client_kwargs(), client_id="reviewstream-admin")
     await admin.start()
     try:
         yield admin

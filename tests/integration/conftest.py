@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
@@ -22,10 +23,14 @@ from models.dead_letter import source_aad, unframe_original
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.sealing import Keyring, new_key_spec
 from streams.settings import Settings
-from streams.topics import bootstrap_servers, ensure_topics
+from streams.topics import ensure_topics
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.integration
+
+# The workers' token for the views that show personal data (streams/api_auth.py).
+API_TOKEN = "integration-test-api-token"
+API_HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 @dataclass
@@ -40,7 +45,12 @@ class Deployment:
 
     @property
     def bootstrap(self) -> str:
-        return bootstrap_servers(self.settings.broker)
+        return self.settings.kafka().bootstrap
+
+    @property
+    def kafka_kwargs(self) -> dict[str, Any]:
+        """How a test's own clients reach this deployment's broker (its security settings included)."""
+        return self.settings.kafka().client_kwargs()
 
     def start_worker(self, name: str = "w1", entry: str = "streams.cli", **extra_env: str) -> subprocess.Popen[bytes]:
         self.web_ports[name] = int(extra_env.pop("REVIEWSTREAM_WEB_PORT", 0) or free_port())
@@ -57,6 +67,23 @@ class Deployment:
         keys = Keyring.parse(self.env["REVIEWSTREAM_DEAD_LETTER_KEYS"])
         aad = source_aad(letter["source_topic"], letter["partition"], letter["offset"])
         return unframe_original(keys.open(letter["key_id"], letter["sealed"], aad=aad))[1]
+
+    async def wait_ready(self, name: str, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+        """Poll the worker's /health until it says ready (partitions assigned, tables recovered)."""
+        deadline = time.monotonic() + timeout_s
+        url = f"http://127.0.0.1:{self.web_ports[name]}/health"
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise AssertionError(f"worker {name} exited with {proc.returncode}\n{self.log_tail(name)}")
+                try:
+                    async with session.get(url) as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.25)  # polling the worker's start-up
+        raise AssertionError(f"worker {name} not ready within {timeout_s} s\n{self.log_tail(name)}")
 
     def log_tail(self, name: str = "w1", lines: int = 40) -> str:
         path = self.workdir / f"worker-{name}.log"
@@ -83,7 +110,7 @@ class Deployment:
                 proc.wait()
 
     async def produce(self, values: list[bytes], topic: str | None = None, keys: list[bytes] | None = None) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all")
+        producer = AIOKafkaProducer(**self.kafka_kwargs, acks="all")
         await producer.start()
         try:
             futures = [await producer.send(topic or self.settings.reviews_topic, value=v,
@@ -96,7 +123,7 @@ class Deployment:
                       topics: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
         """Read insights and dead letters (or `topics`) from the start until `until(outputs)` or the deadline."""
         topics = topics or [self.settings.insights_topic, self.settings.dead_letters_topic]
-        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest",
+        consumer = AIOKafkaConsumer(*topics, **self.kafka_kwargs, auto_offset_reset="earliest",
                                     enable_auto_commit=False, group_id=None)
         await consumer.start()
         outputs: dict[str, list[dict[str, Any]]] = {t: [] for t in topics}
@@ -129,6 +156,7 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
         "REVIEWSTREAM_MARKETING_TOPIC": f"marketing-messages-{unique_name}",
         "REVIEWSTREAM_SUPPORT_QUEUE_TOPIC": f"support-queue-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
+        "REVIEWSTREAM_API_TOKEN": API_TOKEN,
         # Dead letters keep the original sealed only when a key is configured; the tests open them with it.
         "REVIEWSTREAM_DEAD_LETTER_KEYS": new_key_spec("test"),
         # A SIGKILLed worker stays in the group until its session times out (Faust's default: 60 s); the tests that

@@ -16,11 +16,13 @@ import time
 from typing import Any
 
 import aiohttp
+import jsonschema
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from tests.integration.conftest import Deployment
+from models.schemas import load_schema
+from tests.integration.conftest import API_HEADERS, Deployment
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -103,7 +105,7 @@ async def metric(port: int, name: str, **labels: str) -> float:
 
 async def profile_segment(port: int, user_id: str) -> str | None:
     try:
-        async with aiohttp.ClientSession() as session, \
+        async with aiohttp.ClientSession(headers=API_HEADERS) as session, \
                 session.get(f"http://127.0.0.1:{port}/profiles/{user_id}/") as response:
             return (await response.json())["profile"]["segment"] if response.status == 200 else None
     except aiohttp.ClientError:
@@ -127,7 +129,7 @@ async def _pause() -> None:
 async def reset_input_offsets(deployment: Deployment) -> None:
     """What an operator does to replay: move the (stopped) group's committed offsets on the inputs back to 0."""
     settings = deployment.settings
-    consumer = AIOKafkaConsumer(bootstrap_servers=deployment.bootstrap, group_id=settings.app_id,
+    consumer = AIOKafkaConsumer(**deployment.kafka_kwargs, group_id=settings.app_id,
                                 enable_auto_commit=False)
     await consumer.start()
     try:
@@ -203,6 +205,8 @@ async def test_scenario_gives_exactly_the_expected_alerts_and_messages_and_a_rep
     assert firing(alerts) == expected_alerts, alerts
     assert len(alerts) == len(expected_alerts), f"an alert was published twice: {alerts}"
     assert len({a["alert_id"] for a in alerts}) == len(alerts)
+    for alert in alerts:
+        jsonschema.validate(alert, load_schema("alert"))
     by_kind = {a["kind"]: a for a in alerts}
     assert set(by_kind["negative_spike"]["review_ids"]) <= {f"bad-{i}" for i in range(len(NEGATIVE))}
     assert by_kind["negative_spike"]["figures"]["reviews"] >= 5
@@ -218,6 +222,7 @@ async def test_scenario_gives_exactly_the_expected_alerts_and_messages_and_a_rep
                      ("thank_you", "u-fan")], messages
     assert len({m["message_id"] for m in messages}) == len(messages)
     for message in messages:
+        jsonschema.validate(message, load_schema("marketing_message"))
         assert message["generated_by"] == "template" and message["language"] == "en" and message["body"]
         assert not re.search(r"u-\w+|@", message["subject"] + message["body"]), message  # no personal data
     cart = next(m for m in messages if m["user_id"] == "u-cart")

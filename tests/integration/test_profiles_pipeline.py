@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from tests.conftest import sample_reviews
-from tests.integration.conftest import Deployment
+from tests.integration.conftest import API_HEADERS, Deployment
 from tests.unit.reference_profile import ReferenceProfile, differences, reference_profiles
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ async def profiles_match(port: int, expected: dict[str, ReferenceProfile], timeo
     """Poll the worker's HTTP view until every profile equals the reference; return what still differs."""
     deadline = time.monotonic() + timeout_s
     problems: dict[str, list] = {}
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=API_HEADERS) as session:
         while time.monotonic() < deadline:
             problems = {}
             try:
@@ -171,9 +171,9 @@ async def test_malformed_clicks_become_dead_letters_and_the_rest_folds(deploymen
     """Bad clicks read by the profile fold itself (keyed by user) go to dead-letters with the reason, the original
     bytes and where they came from; the worker keeps going and the good clicks give the reference profiles."""
     clicks = make_clicks(600, seed=29)
-    bad = {b"not json": "invalid_json", b'{"event_id":"x1","type":"view","ts":1}': "missing_field",
-           b'{"event_id":"x2","user_id":"u001","type":"teleport","ts":1}': "unknown_type",
-           b'{"event_id":"x3","user_id":"u002","type":"search","ts":1}': "missing_field",
+    bad = {b"not json": "invalid_json", b'{"event_id":"x1","type":"view","ts":1700000000}': "missing_field",
+           b'{"event_id":"x2","user_id":"u001","type":"teleport","ts":1700000000}': "unknown_type",
+           b'{"event_id":"x3","user_id":"u002","type":"search","ts":1700000000}': "missing_field",
            b"\xff\xfe": "invalid_utf8"}
     values = [orjson.dumps(c) for c in clicks]
     keys = [c["user_id"].encode() for c in clicks]

@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import AliasChoices
 
+from models.bounds import TOPIC_MAX_MESSAGE_BYTES
+from models.schemas import SCHEMA_NAMES
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.topics import topic_specs
@@ -388,11 +390,35 @@ def test_k8s_configmap_keys_are_settings() -> None:
     assert data["REVIEWSTREAM_WEB_HOST"] == "0.0.0.0", "probes and Prometheus reach the pod from outside"
 
 
-def test_k8s_secret_is_a_placeholder() -> None:
+def test_k8s_configmap_names_every_public_topic_of_the_registry() -> None:
+    """The platform team sees every topic a consumer may read in the ConfigMap, by its registry name."""
+    (configmap,) = k8s("ConfigMap")
+    data = configmap["data"]
+    settings = Settings(**{k[len("REVIEWSTREAM_"):].lower(): v for k, v in data.items()
+                           if k.startswith("REVIEWSTREAM_")})
+    named = set(data.values())
+    public = [spec for spec in topic_specs(settings) if not spec.internal]
+    assert {spec.name for spec in public} <= named, "a public topic is missing from the ConfigMap"
+    assert {spec.name for spec in public} == {spec.name for spec in topic_specs(Settings()) if not spec.internal}, \
+        "the ConfigMap renames a topic compose creates under its default name"
+
+
+def test_every_topic_of_the_registry_has_a_schema_unless_internal() -> None:
+    for spec in topic_specs(Settings()):
+        assert spec.internal or spec.schema in SCHEMA_NAMES, spec
+        assert spec.config["max.message.bytes"] == str(TOPIC_MAX_MESSAGE_BYTES)
+
+
+def test_k8s_secret_is_a_placeholder_for_every_secret_setting() -> None:
     (secret,) = k8s("Secret")
     values = {**secret.get("stringData", {}), **secret.get("data", {})}
-    assert set(values) == {"OPENAI_API_KEY"}
+    assert set(values) == {"OPENAI_API_KEY", "REVIEWSTREAM_API_TOKEN", "REVIEWSTREAM_DEAD_LETTER_KEYS",
+                           "REVIEWSTREAM_KAFKA_SASL_PASSWORD"}
     assert not re.match(r"sk-[A-Za-z0-9_-]{20,}", values["OPENAI_API_KEY"]), "never commit a real key"
+    assert values["REVIEWSTREAM_API_TOKEN"] == values["REVIEWSTREAM_DEAD_LETTER_KEYS"] == "", \
+        "an empty token turns the views off; a placeholder would be a known token"
+    (configmap,) = k8s("ConfigMap")
+    assert not set(values) & set(configmap["data"]), "secrets belong in the Secret, not the ConfigMap"
 
 
 def test_k8s_statefulset_wiring() -> None:
@@ -455,3 +481,10 @@ def test_k8s_service_links_cannot_shadow_settings() -> None:
         injected = {f"{prefix}_SERVICE_HOST", f"{prefix}_SERVICE_PORT", f"{prefix}_PORT"}
         injected |= {f"{prefix}_PORT_{p['port']}_TCP" for p in service["spec"]["ports"]}
         assert not injected & known, f"Service {service['metadata']['name']} would set {injected & known}"
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(re.findall(r"^#?\s*((?:REVIEWSTREAM|OPENAI)_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
+                                re.MULTILINE))
+    missing = settings_env_names() - documented
+    assert not missing, f".env.example lacks {sorted(missing)}"

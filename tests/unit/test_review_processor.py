@@ -78,3 +78,42 @@ async def test_a_bug_in_an_analyzer_dead_letters_the_review_instead_of_crashing(
     assert result.dead_letter is not None
     assert result.dead_letter.reason == "internal_error"
     assert "ZeroDivisionError" in result.dead_letter.detail
+
+
+class PoisonedAnalyzer(FakeAnalyzer):
+    """Raises an unexpected exception (a bug, not an LLM failure) for every review that says POISON."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poison_calls = 0
+
+    async def analyze(self, review):  # type: ignore[no-untyped-def]
+        if "POISON" in review.text:
+            self.poison_calls += 1
+            raise ZeroDivisionError("a bug that only this review triggers")
+        return await super().analyze(review)
+
+
+async def test_a_review_that_keeps_raising_is_dead_lettered_after_its_attempts_and_the_rest_go_on() -> None:
+    analyzer = PoisonedAnalyzer()
+    processor = ReviewProcessor(analyzer, max_attempts=3)
+    poisoned = await processor.process(message("POISON in a kettle review"))
+    fine = await processor.process(message("A good kettle"))
+    assert analyzer.poison_calls == 3
+    letter = poisoned.dead_letter
+    assert poisoned.insight is None and letter is not None
+    assert (letter.reason, letter.stage) == ("internal_error", "analyze")
+    assert letter.exception_type == "ZeroDivisionError: a bug that only this review triggers"
+    assert "ZeroDivisionError: a bug that only this review triggers (3 attempts)" == letter.detail
+    assert fine.insight is not None
+
+
+async def test_a_failure_of_kafka_itself_is_no_poison_pill_and_propagates() -> None:
+    from aiokafka.errors import KafkaConnectionError
+
+    class BrokerAway(FakeAnalyzer):
+        async def analyze(self, review):  # type: ignore[no-untyped-def]
+            raise KafkaConnectionError("no broker")
+
+    with pytest.raises(KafkaConnectionError):
+        await ReviewProcessor(BrokerAway()).process(message())

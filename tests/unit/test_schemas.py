@@ -6,8 +6,10 @@ import jsonschema
 import orjson
 import pytest
 
+from models.alerts import Alert
 from models.dead_letter import DeadLetter
 from models.insight import INTENTS, ISSUE_KINDS, SENTIMENTS, URGENCIES, ReviewAnalysis, ReviewInsight
+from models.marketing import MarketingMessage
 from models.review import Review
 from models.schemas import SCHEMA_NAMES, load_schema
 from tests.unit.fakes import analysis_for
@@ -22,7 +24,7 @@ def test_schema_is_valid_draft_2020_12(name: str) -> None:
 @pytest.mark.parametrize(
     ("record", "schema"),
     [(ReviewInsight, "review_insight"), (DeadLetter, "dead_letter"), (ReviewAnalysis, "review_analysis"),
-     (Review, "review")],
+     (Review, "review"), (Alert, "alert"), (MarketingMessage, "marketing_message")],
 )
 def test_schema_properties_match_record_fields(record: type, schema: str) -> None:
     fields = set(record._options.fields)  # type: ignore[attr-defined]

@@ -78,8 +78,8 @@ VALID_RAW_CLICKS: list[dict[str, Any]] = [
     {"event_id": "e1", "user_id": "u1", "type": "view", "ts": 1700000000, "product_id": "p1", "price": 9.5},
     {"event_id": 2, "user_id": 7, "type": "search", "ts": "2024-03-01T12:00:00Z", "query": "kettle"},
     {"event_id": "e3", "user_id": "u1", "type": "add_to_cart", "ts": 1700000000123, "product_id": "p1", "quantity": 2},
-    {"event_id": "e4", "user_id": "u1", "type": "purchase", "ts": 1.5, "order_id": "o1", "price": 0},
-    {"event_id": "e5", "user_id": "u1", "type": "checkout", "ts": 1, "session_id": "s", "extra": "ignored"},
+    {"event_id": "e4", "user_id": "u1", "type": "purchase", "ts": 1700000000.5, "order_id": "o1", "price": 0},
+    {"event_id": "e5", "user_id": "u1", "type": "checkout", "ts": 1700000001, "session_id": "s", "extra": "ignored"},
 ]
 
 

@@ -1,0 +1,102 @@
+"""Is the source a forwarded event claims real? An offset at or past its partition's end offset cannot have been read
+by a forwarder: it is garbage or a forgery, and folding it would make the fold skip that partition's real events
+until their offsets caught up (the folds skip what is at or below the highest source offset they have seen).
+
+>>> ends = SourceEnds(fetch=lambda tps: _answer({tp: 100 for tp in tps}))
+>>> asyncio.run(ends.plausible(TP("clickstream", 0), 99)), asyncio.run(ends.plausible(TP("clickstream", 0), 10**12))
+(True, False)
+
+The known end offsets are cached; an offset beyond the cached end fetches the partition's end again (the end only
+grows), so a stream that keeps up with its source costs one small request per catch-up, and one that lags costs
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP
+
+from models.bounds import FieldBounds
+from models.errors import InvalidEvent
+from models.forwarded_event import ForwardedEvent, ForwardedSources, parse_forwarded_event
+from streams.kafka_client import KafkaConnection
+
+__all__ = ["EndOffsetsFetch", "ForwardedReader", "SourceEnds", "kafka_end_offsets"]
+
+log = logging.getLogger(__name__)
+
+EndOffsetsFetch = Callable[[list[TP]], Awaitable[dict[TP, int]]]
+
+
+async def _answer(value: dict[TP, int]) -> dict[TP, int]:
+    return value
+
+
+class SourceEnds:
+    """End offsets of source partitions, fetched when an event names an offset beyond what is known."""
+
+    def __init__(self, fetch: EndOffsetsFetch) -> None:
+        self._fetch = fetch
+        self._ends: dict[TP, int] = {}
+
+    async def plausible(self, tp: TP, offset: int) -> bool:
+        end = self._ends.get(tp)
+        if end is not None and offset < end:
+            return True
+        self._ends.update(await self._fetch([tp]))
+        return offset < self._ends.get(tp, 0)
+
+
+def kafka_end_offsets(connection: KafkaConnection) -> EndOffsetsFetch:
+    """A fetch of end offsets through one long-lived consumer of our own (no group, nothing committed)."""
+    consumer: AIOKafkaConsumer | None = None
+    lock = asyncio.Lock()
+
+    async def fetch(tps: list[TP]) -> dict[TP, int]:
+        nonlocal consumer
+        async with lock:
+            if consumer is None:
+                started = AIOKafkaConsumer(**connection.client_kwargs(), group_id=None, enable_auto_commit=False)
+                await started.start()
+                consumer = started
+            # A partition the topic does not have (a forged one) has no end to ask for: nothing of it exists.
+            existing = [TopicPartition(tp.topic, tp.partition) for tp in tps
+                        if tp.partition in (await _partitions(consumer, tp.topic))]
+            if not existing:
+                return {}
+            # Any other error propagates: a broker away is no proof of forgery, and the event is retried after it.
+            ends: dict[Any, int] = await consumer.end_offsets(existing)
+        return {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+    return fetch
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    known = consumer.partitions_for_topic(topic)
+    if known is None:  # not in the metadata yet
+        await consumer._client.force_metadata_update()
+        known = consumer.partitions_for_topic(topic)
+    return set(known or ())
+
+
+class ForwardedReader:
+    """Reads an internal message strictly (models/forwarded_event.py) and checks that the source offset it claims
+    exists; raises `InvalidEvent` for anything that must not be folded."""
+
+    def __init__(self, sources: ForwardedSources, bounds: FieldBounds, ends: SourceEnds) -> None:
+        self.sources = sources
+        self.bounds = bounds
+        self.ends = ends
+
+    async def read(self, raw: bytes | None) -> ForwardedEvent:
+        event = parse_forwarded_event(raw, sources=self.sources, bounds=self.bounds)
+        if event.kind != "tick" and not await self.ends.plausible(TP(event.source_topic, event.source_partition),
+                                                                  event.source_offset):
+            raise InvalidEvent("implausible_source", f"the event claims offset {event.source_offset} of "
+                               f"{event.source_topic}[{event.source_partition}], which does not exist (yet)")
+        return event
