@@ -38,6 +38,8 @@ security_env="$state/security.env"
 
 security=${KAFKA_SECURITY:-plaintext}
 ssl_dir=${KAFKA_SSL_DIR:-$state/ssl}
+# server.properties names the files, and the broker does not run from the caller's directory.
+case "$ssl_dir" in /*) ;; *) ssl_dir="$PWD/$ssl_dir" ;; esac
 ssl_port=${KAFKA_SSL_PORT:-$((port + 2000))}
 sasl_plaintext_port=${KAFKA_SASL_PLAINTEXT_PORT:-$((port + 3000))}
 sasl_mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN
@@ -237,7 +239,7 @@ up() {
     local running_security running_ssl_dir
     running_security=$(recorded KAFKA_SECURITY); running_ssl_dir=$(recorded KAFKA_SSL_DIR)
     if [ "${running_security:-plaintext}" != "$security" ] \
-        || { [ -n "${KAFKA_SSL_DIR:-}" ] && [ "$running_ssl_dir" != "$KAFKA_SSL_DIR" ]; }; then
+        || { [ -n "${KAFKA_SSL_DIR:-}" ] && [ "$running_ssl_dir" != "$ssl_dir" ]; }; then
       say "already running on 127.0.0.1:$port (pid $pid) with KAFKA_SECURITY=${running_security:-plaintext}${running_ssl_dir:+ and certificates in $running_ssl_dir}"
       say "stop it first to start it otherwise: KAFKA_PORT=$port $0 down"
       exit 2

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
+import subprocess
 import uuid
 from typing import Any
 
@@ -24,7 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed
 
-from tests.secure_kafka import SecureKafka
+from tests.secure_kafka import KAFKA_SCRIPT, SecureKafka
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +152,13 @@ async def test_a_single_connection_raises_the_reason_itself(secure_kafka_broker:
     # A PLAINTEXT client at a TLS listener: the broker hangs up.
     with pytest.raises(KafkaConnectionError, match="closed"):
         await connect(security_protocol="PLAINTEXT")
+
+
+def test_kafka_sh_will_not_take_the_secured_broker_for_a_plaintext_one(secure_kafka_broker: SecureKafka) -> None:
+    """`kafka.sh up` without KAFKA_SECURITY on the secured broker's port stops with an explanation instead of
+    reporting a broker that PLAINTEXT clients cannot use as ready."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    result = subprocess.run([str(KAFKA_SCRIPT), "up"], env={**env, "KAFKA_PORT": str(secure_kafka_broker.port)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "with KAFKA_SECURITY=sasl_ssl" in result.stderr and "down" in result.stderr
