@@ -25,6 +25,7 @@ from models.profile import UserProfile
 from models.session import Session
 from streams import due_index, faust_fixes
 from streams.api_auth import ApiGuard
+from streams.compat_check import check_versions
 from streams.dead_letters import DeadLetters
 from streams.kafka_client import KafkaConnection
 from streams.lag import LagTracker
@@ -72,6 +73,8 @@ lag = LagTracker()
 SAMPLE_INTERVAL_S = 5.0
 TABLE_SAMPLE_INTERVAL_S = 15.0
 
+# The fixes patch faust's and mode's internals: only on the exact versions they were written for.
+check_versions()
 faust_fixes.apply()
 
 app = faust.App(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
+
+from tests.secure_kafka import SecureKafka, secure_test_port, start_secure_kafka, stop_secure_kafka
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
@@ -57,6 +61,20 @@ def kafka_broker() -> Iterator[str]:
     yield f"kafka://127.0.0.1:{port}"
     if started and os.environ.get("REVIEWSTREAM_TEST_KEEP_KAFKA") != "1":
         subprocess.run([str(KAFKA_SCRIPT), "down"], check=False, env=env, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka_broker() -> Iterator[SecureKafka]:
+    """The broker with SASL_SSL (SCRAM-SHA-256/512, PLAIN), mutual TLS and SASL_PLAINTEXT listeners, certificates made
+    for the session in a temporary folder; on REVIEWSTREAM_TEST_SECURE_KAFKA_PORT (default: the plain test port + 100).
+    See tests/secure_kafka.py for what it yields."""
+    workdir = Path(tempfile.mkdtemp(prefix="reviewstream-secure-kafka-"))
+    broker = start_secure_kafka(secure_test_port(), workdir)
+    yield broker
+    if broker.started and os.environ.get("REVIEWSTREAM_TEST_KEEP_KAFKA") == "1":
+        return  # the broker keeps using the certificates in workdir; the next session finds them in its security.env
+    stop_secure_kafka(broker)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

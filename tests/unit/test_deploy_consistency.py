@@ -288,6 +288,40 @@ def test_llm_profile_runs_the_simulator_of_the_image() -> None:
     assert command[command.index("--port") + 1] in [str(p) for p in llm["expose"]]
 
 
+# Environment variables that hold a secret, by name.
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|CREDENTIALS)$")
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def test_compose_secrets_have_no_default() -> None:
+    """A secret comes from the environment or .env and is required (`${VAR:?message}`): never a literal in the file,
+    never a `${VAR:-default}` fallback (Grafana's admin password used to fall back to `admin`)."""
+    required = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}")
+    seen = set()
+    for name, service in services().items():
+        for key, value in environment(service).items():
+            if SECRET_NAME.search(key):
+                seen.add(key)
+                assert required.fullmatch(value), f"{name}: {key} must be `${{SOME_VAR:?how to set it}}`, not {value!r}"
+    assert "GF_SECURITY_ADMIN_PASSWORD" in seen, "Grafana's admin password must be set from outside the file"
+
+
+def test_compose_prometheus_exposes_no_admin_endpoints() -> None:
+    """--web.enable-lifecycle lets anyone who reaches :9090 stop or reload Prometheus (POST /-/quit, /-/reload);
+    --web.enable-admin-api lets them delete series."""
+    for name, service in services().items():
+        command = service.get("command") or []
+        text = command if isinstance(command, str) else " ".join(str(c) for c in command)
+        for flag in ("--web.enable-lifecycle", "--web.enable-admin-api"):
+            assert flag not in text, f"{name} runs with {flag}"
+
+
 # ------------------------------------------------------------------------------------------------ dashboard
 def test_dashboard_is_valid_grafana_json() -> None:
     dash = dashboard()
@@ -375,7 +409,8 @@ def test_metric_labels_are_bounded() -> None:
 # ------------------------------------------------------------------------------------------------ k8s
 def test_k8s_manifests_parse() -> None:
     kinds = sorted(d["kind"] for d in k8s_docs())
-    assert kinds == sorted(["ConfigMap", "Secret", "Service", "Service", "StatefulSet", "PodDisruptionBudget"])
+    assert kinds == sorted(["ConfigMap", "Secret", "Service", "Service", "StatefulSet", "PodDisruptionBudget",
+                            "NetworkPolicy"])
     for doc in k8s_docs():
         assert doc.get("apiVersion") and doc["metadata"].get("name"), doc
 
@@ -488,3 +523,36 @@ def test_env_example_documents_every_setting() -> None:
                                 re.MULTILINE))
     missing = settings_env_names() - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_k8s_network_policy_admits_only_named_peers_to_the_worker_port() -> None:
+    (policy,) = k8s("NetworkPolicy")
+    (sts,) = k8s("StatefulSet")
+    (configmap,) = k8s("ConfigMap")
+    pod_labels = sts["spec"]["template"]["metadata"]["labels"]
+    (container,) = sts["spec"]["template"]["spec"]["containers"]
+    named_ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    web_port = int(configmap["data"]["REVIEWSTREAM_WEB_PORT"])
+
+    spec = policy["spec"]
+    selector = spec["podSelector"]["matchLabels"]
+    assert selector and selector.items() <= pod_labels.items(), "the policy must select the StatefulSet's pods"
+    assert "Ingress" in spec["policyTypes"]
+    peers = []
+    assert spec["ingress"], "an Ingress policy with no rule refuses even Prometheus"
+    for rule in spec["ingress"]:
+        assert rule.get("from"), "a rule without `from` admits every source"
+        assert rule.get("ports"), "a rule without `ports` admits every port"
+        for port in rule["ports"]:
+            assert named_ports.get(port["port"], port["port"]) == web_port, port
+            assert port.get("protocol", "TCP") == "TCP"
+        peers.extend(rule["from"])
+    for peer in peers:
+        assert "ipBlock" not in peer, "address ranges are not a stable identity in a cluster"
+        assert peer.get("podSelector", {}).get("matchLabels"), \
+            f"{peer} admits whole namespaces; name the pods (a label) as well"
+    workers = [p for p in peers if "namespaceSelector" not in p
+               and p["podSelector"]["matchLabels"].items() <= pod_labels.items()]
+    assert workers, "workers forward view requests to the owner of the key: they must reach each other"
+    prometheus = [p for p in peers if p["podSelector"]["matchLabels"].get("app.kubernetes.io/name") == "prometheus"]
+    assert prometheus, "Prometheus must reach /metrics"
