@@ -27,6 +27,16 @@ from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
 from models.forwarded_event import TICK_SOURCE, ForwardedEvent
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
+from models.privacy import (
+    ErasedMarker,
+    ErasureAudit,
+    ErasureRequest,
+    PublishedKeys,
+    erased_key,
+    merged_offsets,
+    parse_erasure_request,
+    remember_published,
+)
 from models.profile import (
     ProfileConfig,
     ProfileUpdate,
@@ -47,12 +57,15 @@ from streams.app import (
     lag,
     marketing_triggers_topic,
     metrics,
+    privacy_audit_topic,
+    privacy_requests_in_topic,
     product_events_topic,
     profile_events_topic,
     profiles_topic,
     reread,
     sessions_topic,
     settings,
+    tombstone_topics,
 )
 from streams.due_index import DueIndex
 from streams.forwarding import with_skipped
@@ -61,7 +74,7 @@ from streams.poison import attempt
 from streams.rule_configs import alert_config, marketing_config
 from streams.watermark import WATERMARK
 
-__all__ = ["fold_profiles", "marketing_state", "profiles", "sessions", "user_alerts"]
+__all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "sessions", "user_alerts"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +89,12 @@ user_alerts = app.Table("user_alerts", value_type=UserAlertState, partitions=set
                         help="user_id → open vip_unhappy incident")
 marketing_state = app.Table("marketing_state", value_type=MarketingState, partitions=settings.topic_partitions,
                             help="user_id → scheduled marketing triggers and messages sent")
+published_keys = app.Table("published_keys", value_type=PublishedKeys, partitions=settings.topic_partitions,
+                           help="user_id → keys of the user's sessions, messages and alerts, for erasure")
+erased = app.Table("erased", value_type=ErasedMarker, partitions=settings.topic_partitions,
+                   help="keyed hash of an erased user_id → offsets folded before the erasure")
+# Erased users are remembered under a keyed hash (models/privacy.py).
+ERASURE_SALT = (settings.privacy_salt.get_secret_value() if settings.privacy_salt else settings.app_id).encode()
 ALERT_CONFIG = alert_config(settings)
 MARKETING_CONFIG = marketing_config(settings)
 # What comes due when on this worker's partitions: sessions to close, marketing triggers, VIP incidents to end.
@@ -84,14 +103,21 @@ SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
 
 async def _publish_session(session: Session) -> None:
     await send_output(Output(sessions_topic, session.session_id, session), metrics)
+    _remember(session.user_id, sessions=[session.session_id])
+
+
+def _remember(user_id: str, **keys: list[str]) -> None:
+    """Keep the keys of compacted records published about the user, so that an erasure can tombstone them."""
+    published_keys[user_id] = remember_published(published_keys.get(user_id), **keys)
 
 
 # What the fold reads, as raw bytes: the repartitioned events (insights, ticks, clicks from elsewhere) and — when the
 # shop keys its clickstream by user — the clickstream itself, which saves every well-keyed click a produce, a consume
 # and two codecs. Faust co-partitions the two topics (same partition count, checked at startup): a user's clicks and
 # insights meet on the same partition number, which is the partition of their table rows.
-_inputs = ((settings.profile_events_topic, settings.clickstream_topic) if settings.clicks_keyed_by_user
-           else (settings.profile_events_topic,))
+# Erasure requests come the same way, keyed by user_id, so that they reach the rows they are about.
+_inputs = ((settings.profile_events_topic, settings.privacy_requests_topic, settings.clickstream_topic)
+           if settings.clicks_keyed_by_user else (settings.profile_events_topic, settings.privacy_requests_topic))
 profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
                            partitions=settings.topic_partitions)
 
@@ -118,6 +144,8 @@ async def _handle(event: EventT[Any]) -> None:
     try:
         if message.topic == settings.clickstream_topic:
             await _on_clickstream(event)
+        elif message.topic == settings.privacy_requests_topic:
+            await _on_erasure_request(event)
         else:
             await _fold(await forwarded_reader.read(message.value), message.partition)
     except InvalidEvent as exc:
@@ -143,6 +171,70 @@ async def _on_clickstream(event: EventT[Any]) -> None:
     await send_output(output, metrics)
 
 
+async def _on_erasure_request(event: EventT[Any]) -> None:
+    message = event.message
+    request = parse_erasure_request(message.value, bounds=bounds)
+    owner = _partition_of(request.user_id)
+    if owner is not None and owner != message.partition:
+        # Keyed by something else: sent on to the partition that holds the user's rows.
+        await send_output(Output(privacy_requests_in_topic, request.user_id, message.value), metrics)
+        return
+    await _erase(request)
+
+
+async def _erase(request: ErasureRequest) -> None:
+    """Delete the user's rows from every table and tombstone every compacted record about the user; then the audit
+    record. Idempotent: a repeated request finds nothing and says so."""
+    user_id = request.user_id
+    profile, session, alerts, marketing = (profiles.get(user_id), sessions.get(user_id), user_alerts.get(user_id),
+                                           marketing_state.get(user_id))
+    keys = published_keys.get(user_id) or remember_published(None)
+    tombstones: dict[str, list[str]] = {
+        "profiles": [user_id] if profile is not None else [],
+        "sessions": list(keys.sessions),
+        "marketing": sorted(set(keys.messages) | {str(sent[0]) for sent in (marketing.sent if marketing else [])}),
+        "alerts": sorted(set(keys.alerts) | ({alerts.incident.alert_id} if alerts and alerts.incident else set())),
+    }
+    for role, tombstoned in tombstones.items():
+        for key in tombstoned:
+            await send_output(Output(tombstone_topics[role], key, None), metrics)
+    marker_key = _erased_key(user_id)
+    previous = erased.get(marker_key)
+    folded = merged_offsets(profile.folded_offsets if profile else None, session.folded_offsets if session else None,
+                            previous.folded_offsets if previous else None)
+    review_ids = sorted({*(previous.review_ids if previous else ()), *(profile.recent_review_ids if profile else ())})
+    if folded or review_ids:
+        erased[marker_key] = ErasedMarker(erased_at=time.time(), folded_offsets=folded, review_ids=review_ids)
+    rows: dict[str, int] = {}
+    for table in (profiles, sessions, user_alerts, marketing_state, published_keys):
+        if user_id in table:
+            del table[user_id]
+            rows[table.name] = 1
+    topics = {"profiles": settings.profiles_topic, "sessions": settings.sessions_topic,
+              "marketing": settings.marketing_topic, "alerts": settings.alerts_topic}
+    audit = ErasureAudit(request_id=request.request_id, requested_at=request.requested_at, completed_at=time.time(),
+                         status="erased" if rows else "nothing_found", rows_deleted=rows,
+                         tombstones={topics[role]: len(keys_) for role, keys_ in tombstones.items() if keys_})
+    await send_output(Output(privacy_audit_topic, request.request_id, audit), metrics)
+    metrics.erasures.labels(audit.status).inc()
+    log.info("erasure %s: %s (rows %s, tombstones %s)", request.request_id, audit.status, rows, audit.tombstones)
+
+
+def _erased_key(user_id: str) -> str:
+    return erased_key(user_id, ERASURE_SALT)
+
+
+def _still_erased(user_id: str, before: UserProfile | None, source: SourceRef, review_id: str | None = None) -> bool:
+    """A replayed event of a user erased since: it must not bring the user back."""
+    if before is not None:
+        return False
+    marker = erased.get(_erased_key(user_id))
+    if marker is not None and marker.covers(source, review_id):
+        metrics.erased_replays.inc()
+        return True
+    return False
+
+
 async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
     if forwarded.kind == "tick":
         await _on_tick(partition, float(forwarded.payload["now"]))
@@ -151,6 +243,8 @@ async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
     else:
         user_id = str(forwarded.payload["user_id"])
         before = profiles.get(user_id)
+        if _still_erased(user_id, before, forwarded.source, str(forwarded.payload["review_id"])):
+            return
         update = fold_insight(before, forwarded.payload, forwarded.source, PROFILE_CONFIG)
         metrics.profile_folds.labels("insight").inc()
         await _apply(user_id, before, update, partition, insight=forwarded.payload)
@@ -159,6 +253,8 @@ async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
 async def _fold_click(click: ClickEvent, source: SourceRef, partition: int) -> None:
     user_id = click.user_id
     before = profiles.get(user_id)
+    if _still_erased(user_id, before, source):
+        return
     update = fold_click(before, click, source, PROFILE_CONFIG)
     metrics.profile_folds.labels("click").inc()
     state, closed = observe(sessions.get(user_id), click, source, SESSION_CONFIG)
@@ -212,6 +308,8 @@ async def _after_insight(profile: UserProfile, insight: dict[str, Any], partitio
     elif profile.user_id in user_alerts:
         del user_alerts[profile.user_id]
     await publish_alerts(outcome)
+    if outcome.alerts:
+        _remember(profile.user_id, alerts=[alert.alert_id for alert in outcome.alerts])
     decision = thank_you_trigger(marketing_state.get(profile.user_id), profile, facts, partition, MARKETING_CONFIG)
     await _send_triggers(decision, partition)
 
@@ -298,6 +396,8 @@ async def _send_triggers(decision: MarketingDecision, partition: int) -> None:
         del marketing_state[state.user_id]
     for kind, reason in decision.refused:
         metrics.marketing_triggers.labels(kind, reason).inc()
+    if decision.triggers:
+        _remember(state.user_id, messages=[trigger.message_id for trigger in decision.triggers])
     for trigger in decision.triggers:
         await send_output(Output(marketing_triggers_topic, trigger.user_id, trigger), metrics)
         metrics.marketing_triggers.labels(trigger.kind, "admitted").inc()

@@ -20,6 +20,7 @@ from models.dead_letter import DeadLetter
 from models.forwarded_event import ForwardedEvent, ForwardedSources
 from models.insight import ReviewInsight
 from models.marketing import MarketingMessage, MarketingTrigger
+from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.session import Session
@@ -53,6 +54,8 @@ __all__ = [
     "marketing_triggers_in_topic",
     "marketing_triggers_topic",
     "metrics",
+    "privacy_audit_topic",
+    "privacy_requests_in_topic",
     "product_events_in_topic",
     "product_events_topic",
     "product_sentiment_topic",
@@ -63,6 +66,7 @@ __all__ = [
     "sessions_topic",
     "settings",
     "support_queue_topic",
+    "tombstone_topics",
 ]
 
 settings = current_settings()
@@ -146,6 +150,11 @@ marketing_triggers_topic = _declare("marketing_triggers", MarketingTrigger)
 # The internal topics read back as raw bytes: their readers parse them as strictly as any input.
 product_events_in_topic = _declare("product_events")
 marketing_triggers_in_topic = _declare("marketing_triggers")
+privacy_audit_topic = _declare("privacy_audit", ErasureAudit)
+privacy_requests_in_topic = _declare("privacy_requests")
+# Raw declarations of the compacted outputs keyed by a user (or a user's session, message, alert): a record with no
+# value (a tombstone) makes compaction drop the key; Faust's JSON codec would write `null` instead.
+tombstone_topics = {role: _declare(role) for role in ("profiles", "sessions", "marketing", "alerts")}
 
 bounds = settings.field_bounds()
 forwarded_sources = ForwardedSources(clicks=settings.clickstream_topic, insights=settings.insights_topic)

@@ -8,6 +8,8 @@
     reviewstream profile USER_ID            a user's profile, from a running worker
     reviewstream product PRODUCT_ID         a product's sentiment windows, from a running worker
     reviewstream tail TOPIC                 print a topic's messages
+    reviewstream forget USER_ID [--wait S]  erase a user's personal data (and print the audit record)
+    reviewstream dead-letters show|redrive|keygen    look at dead letters, send them back, make a sealing key
 """
 
 from __future__ import annotations
@@ -19,14 +21,32 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 __all__ = ["main"]
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from streams.settings import Settings
 
     return Settings()
+
+
+def _connect_check(settings: Settings) -> None:
+    """Fail now, with the reason, when the Kafka settings cannot work (incomplete, wrong password, untrusted CA)."""
+    from streams.kafka_client import KafkaSecurityError
+    from streams.kafka_preflight import KafkaUnreachable, preflight
+
+    try:
+        asyncio.run(preflight(settings.kafka()))
+    except (KafkaSecurityError, KafkaUnreachable) as exc:
+        raise SystemExit(f"reviewstream: {exc}") from None
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -34,7 +54,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     overrides = {"web_port": args.web_port, "datadir": args.datadir}
     # Before anything imports streams.app, which builds the app from these settings.
-    use_settings(Settings(**{k: v for k, v in overrides.items() if v}))
+    _connect_check(use_settings(Settings(**{k: v for k, v in overrides.items() if v})))
     from faust.worker import Worker
 
     import agents.clickstream
@@ -72,6 +92,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from streams.topics import ensure_topics
 
     settings = _settings()
+    _connect_check(settings)
     topic = args.topic or settings.reviews_topic
     asyncio.run(ensure_topics(settings))
     sent = asyncio.run(replay_file(Path(args.file), connection=settings.kafka(), topic=topic,
@@ -182,6 +203,62 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from streams.erasure_client import request_erasure
+
+    settings = _settings()
+    _connect_check(settings)
+    request_id, audit = asyncio.run(request_erasure(settings, args.user_id, request_id=args.request_id,
+                                                    wait_s=args.wait))
+    print(f"erasure requested: {request_id}", file=sys.stderr)
+    if args.wait <= 0:
+        return 0
+    if audit is None:
+        print(f"no audit record within {args.wait:.0f} s; is a worker running? The request stays queued.",
+              file=sys.stderr)
+        return 1
+    sys.stdout.write(orjson.dumps(audit).decode() + "\n")
+    return 0
+
+
+def _cmd_dead_letters(args: argparse.Namespace) -> int:
+    from streams.dead_letter_admin import LetterFilter, open_original, read_letters, redrive
+    from streams.sealing import SealingError, new_key_spec
+
+    if args.action == "keygen":
+        print(new_key_spec(args.key_id))
+        return 0
+    settings = _settings()
+    _connect_check(settings)
+    match = LetterFilter(reason=args.reason, source_topic=args.source_topic, positions=frozenset(args.letter or ()))
+    letters = asyncio.run(read_letters(settings.kafka(), settings.dead_letters_topic, match))
+    keys = settings.dead_letter_keyring()
+    if args.action == "show":
+        for letter in letters[-args.limit:]:
+            if args.open:
+                try:
+                    if keys is None:
+                        raise SealingError("no REVIEWSTREAM_DEAD_LETTER_KEYS configured to open it")
+                    _, value = open_original(letter, keys)
+                    letter = {**letter, "original": value.decode("utf-8", errors="replace"), "sealed": "(opened)"}
+                except SealingError as exc:
+                    letter = {**letter, "original": f"(cannot open: {exc})"}
+            sys.stdout.write(orjson.dumps(letter).decode() + "\n")
+        print(f"{len(letters)} letters match", file=sys.stderr)
+        return 0
+    if args.value_file and len(letters) != 1:
+        print(f"--value-file replaces one letter's original; {len(letters)} match (name one with --letter)",
+              file=sys.stderr)
+        return 2
+    replacement = Path(args.value_file).read_bytes() if args.value_file else None
+    summary = asyncio.run(redrive(settings.kafka(), letters, keys, replacement=replacement, dry_run=args.dry_run))
+    for position in summary.sent:
+        print(f"{'would send' if args.dry_run else 'sent'} {position}", file=sys.stderr)
+    for position, why in summary.skipped.items():
+        print(f"skipped {position}: {why}", file=sys.stderr)
+    return 0 if not summary.skipped else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reviewstream", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,6 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("tail", help="print a topic's messages")
     t.add_argument("topic")
     t.add_argument("--from-beginning", action="store_true")
+    f = sub.add_parser("forget", help="erase a user's personal data from every table and compacted topic")
+    f.add_argument("user_id")
+    f.add_argument("--request-id", help="your id for the request (default: a new one); the audit record carries it")
+    f.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the audit record (0: do not wait)")
+    dl = sub.add_parser("dead-letters", help="look at dead letters, send them back to their topic, make a key")
+    dl.add_argument("action", choices=["show", "redrive", "keygen"])
+    dl.add_argument("key_id", nargs="?", default="k1", help="keygen: the id of the new key")
+    dl.add_argument("--reason", help="only letters with this reason")
+    dl.add_argument("--source-topic", help="only letters from this topic")
+    dl.add_argument("--letter", action="append", metavar="TOPIC:PARTITION:OFFSET", help="only this letter (repeat)")
+    dl.add_argument("--limit", type=int, default=100, help="show: the newest N letters")
+    dl.add_argument("--open", action="store_true", help="show: print the opened original (personal data!)")
+    dl.add_argument("--value-file", help="redrive: send this file's bytes instead of the original (the fix)")
+    dl.add_argument("--dry-run", action="store_true", help="redrive: say what would be sent, send nothing")
     return parser
 
 
@@ -224,8 +315,20 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["simulate-llm"]:
         return _cmd_simulate(argparse.Namespace(), argv[1:])
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ValidationError as exc:
+        # A setting that cannot be used: say which and why, without a stack trace.
+        problems = "; ".join(f"REVIEWSTREAM_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        print(f"reviewstream: invalid settings: {problems}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     handler = {"worker": _cmd_worker, "replay": _cmd_replay, "analyze": _cmd_analyze, "demo": _cmd_demo,
-               "tail": _cmd_tail, "profile": _cmd_state, "product": _cmd_state}[args.command]
+               "tail": _cmd_tail, "profile": _cmd_state, "product": _cmd_state,
+               "forget": _cmd_forget, "dead-letters": _cmd_dead_letters}[args.command]
     return handler(args)
 
 

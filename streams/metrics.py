@@ -160,6 +160,12 @@ class Metrics:
         self.produce_errors = Counter(
             "reviewstream_produce_errors_total", "Failed sends to Kafka (retried), by topic and error type.",
             ["topic", "error"], registry=r)
+        self.erasures = Counter(
+            "reviewstream_erasures_total", "Erasure requests carried out, by outcome (erased, nothing_found).",
+            ["outcome"], registry=r)
+        self.erased_replays = Counter(
+            "reviewstream_erased_replays_total", "Replayed events of erased users left out (they stay erased).",
+            registry=r)
         self.profile_folds = Counter(
             "reviewstream_profile_folds_total", "Clicks and review insights folded into user profiles, by kind.",
             ["kind"], registry=r)

@@ -24,7 +24,9 @@ LLMProvider = Literal["local", "openai"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REVIEWSTREAM_", env_file=".env", extra="ignore")
+    # An empty value means "not set" (.env.example lists optional settings with empty values).
+    model_config = SettingsConfigDict(env_prefix="REVIEWSTREAM_", env_file=".env", extra="ignore",
+                                      env_ignore_empty=True)
 
     app_id: str = Field("reviewstream", description="Kafka consumer group and prefix of internal topics")
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
@@ -57,6 +59,9 @@ class Settings(BaseSettings):
     alerts_topic: str = Field("alerts", description="alert incidents, key alert_id (firing, then resolved)")
     marketing_topic: str = Field("marketing-messages", description="messages for a CRM to send, key message_id")
     support_queue_topic: str = Field("support-queue", description="urgent insights for the support desk, key review_id")
+    privacy_requests_topic: str = Field("privacy-requests", description="erasure requests, key user_id (input)")
+    privacy_audit_topic: str = Field("privacy-audit", description="what each erasure did, key request_id; no "
+                                     "personal data")
     # Partitions are the unit of parallelism: at most this many workers share the work.
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
@@ -83,6 +88,8 @@ class Settings(BaseSettings):
     dead_letter_keys: SecretStr | None = Field(
         None, description="AES-256 keys that seal the original of each dead letter; none: only a redacted preview, "
         "the size and the sha256 are kept")
+    privacy_salt: SecretStr | None = Field(None, description="a secret: key of the hash under which erased users are "
+                                           "remembered (default: the app id, which keeps the list linkable to ids)")
     poison_max_attempts: int = Field(3, ge=1, description="an event whose handling raises an unexpected exception "
                                      "this many times is dead-lettered, so that its partition moves on")
     dead_letter_retention_days: float = Field(30.0, gt=0, description="how long the dead-letter topic keeps letters")

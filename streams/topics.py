@@ -30,7 +30,8 @@ __all__ = ["REGISTRY", "TopicRole", "TopicSpec", "ensure_topics", "prepare_worke
 log = logging.getLogger(__name__)
 
 TopicRole = Literal["reviews", "clickstream", "insights", "dead_letters", "profiles", "sessions", "product_sentiment",
-                    "alerts", "marketing", "support_queue", "profile_events", "product_events", "marketing_triggers"]
+                    "alerts", "marketing", "support_queue", "privacy_requests", "privacy_audit", "profile_events",
+                    "product_events", "marketing_triggers"]
 
 # Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
 _COMPACT: Mapping[str, str] = {"cleanup.policy": "compact"}
@@ -78,6 +79,11 @@ REGISTRY: Mapping[TopicRole, _Entry] = {
     "alerts": _Entry(lambda s: s.alerts_topic, "alert_id", "alert", lambda _s: _COMPACT),
     "marketing": _Entry(lambda s: s.marketing_topic, "message_id", "marketing_message", lambda _s: _COMPACT),
     "support_queue": _Entry(lambda s: s.support_queue_topic, "review_id", "review_insight"),
+    # Keyed by user_id like the profile tables (co-partitioned): a request reaches the worker holding the user's rows.
+    "privacy_requests": _Entry(lambda s: s.privacy_requests_topic, "user_id", "erasure_request"),
+    # Kept for good: the record of what was erased holds no personal data, and auditors ask years later.
+    "privacy_audit": _Entry(lambda s: s.privacy_audit_topic, "request_id", "erasure_audit",
+                            lambda _s: {"retention.ms": "-1"}),
     # Repartition topics: same partition count as the tables they feed (source and changelog must match).
     "profile_events": _Entry(lambda s: s.profile_events_topic, "user_id", None, internal=True),
     "product_events": _Entry(lambda s: s.product_events_topic, "product_id", None, internal=True),

@@ -25,6 +25,7 @@ from streams.sealing import Keyring, new_key_spec
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.conftest import ROOT, free_port
+from tests.secure_kafka import SecureKafka
 
 pytestmark = pytest.mark.integration
 
@@ -139,11 +140,12 @@ class Deployment:
         return outputs
 
 
-@pytest.fixture
-def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[Deployment]:
+def new_deployment(broker: str, unique_name: str, tmp_path: Path, **security: str) -> Deployment:
+    """A deployment of its own topics and group on `broker`, with `security` as extra REVIEWSTREAM_* settings."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("REVIEWSTREAM_")},
-        "REVIEWSTREAM_BROKER": kafka_broker,
+        "REVIEWSTREAM_BROKER": broker,
+        **security,
         "REVIEWSTREAM_APP_ID": f"rs-test-{unique_name}",
         "REVIEWSTREAM_REVIEWS_TOPIC": f"reviews-{unique_name}",
         "REVIEWSTREAM_CLICKSTREAM_TOPIC": f"clickstream-{unique_name}",
@@ -167,9 +169,29 @@ def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[
             if k.startswith("REVIEWSTREAM_") and not k.startswith("REVIEWSTREAM_FAUST_")}
     settings = Settings(**keys)
     asyncio.run(ensure_topics(settings))
-    dep = Deployment(env=env, settings=settings, workdir=tmp_path)
+    return Deployment(env=env, settings=settings, workdir=tmp_path)
+
+
+@pytest.fixture
+def deployment(kafka_broker: str, unique_name: str, tmp_path: Path) -> Iterator[Deployment]:
+    dep = new_deployment(kafka_broker, unique_name, tmp_path)
     yield dep
     dep.stop_all()
+
+
+@pytest.fixture
+def secure_deployment(secure_kafka_broker: SecureKafka, unique_name: str, tmp_path: Path) -> Iterator[Deployment]:
+    """A deployment whose every client — workers, the test's producers and readers — talks SASL_SSL with SCRAM."""
+    dep = new_deployment(secure_kafka_broker.broker_url, unique_name, tmp_path,
+                         **secure_settings(secure_kafka_broker))
+    yield dep
+    dep.stop_all()
+
+
+def secure_settings(broker: SecureKafka, mechanism: str = "SCRAM-SHA-512", **overrides: str) -> dict[str, str]:
+    return {"REVIEWSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "REVIEWSTREAM_KAFKA_SASL_MECHANISM": mechanism,
+            "REVIEWSTREAM_KAFKA_SASL_USERNAME": broker.username, "REVIEWSTREAM_KAFKA_SASL_PASSWORD": broker.password,
+            "REVIEWSTREAM_KAFKA_SSL_CAFILE": str(broker.cafile), **overrides}
 
 
 @pytest_asyncio.fixture
