@@ -28,9 +28,9 @@ from typing import Any, Final
 import orjson
 
 from streams.llm.analyzer import AnalyzerReply, ReviewText
-from streams.llm.errors import InvalidReply
+from streams.llm.errors import InvalidReply, LLMRateLimited
 from streams.llm.prompt import ChatMessage, build_messages, repair_message, response_format_for_schema
-from streams.llm.transport import LOCAL_PLACEHOLDER_API_KEY, LLMRateLimited, OpenAITransport
+from streams.llm.transport import LOCAL_PLACEHOLDER_API_KEY, OpenAITransport
 from streams.llm.validation import validate_analysis
 
 __all__ = ["LOCAL_PLACEHOLDER_API_KEY", "LLMRateLimited", "OpenAIAnalyzer"]

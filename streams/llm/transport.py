@@ -19,15 +19,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import openai
 
-from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
+from streams.llm.errors import (
+    InvalidReply,
+    LLMError,
+    LLMRateLimited,
+    LLMTimeout,
+    PermanentLLMError,
+    TransientLLMError,
+)
 from streams.llm.prompt import ChatMessage
 
 __all__ = [
     "LOCAL_PLACEHOLDER_API_KEY",
     "ChatReply",
     "ChatTransport",
-    "LLMRateLimited",
-    "LLMTimeout",
     "OpenAITransport",
     "safe_url",
 ]
@@ -39,18 +44,6 @@ OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 - a host name, not a bind
 # What a key looks like in provider error bodies, including the masked form OpenAI echoes ("sk-abc***xyz").
 _KEY_LIKE: Final = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{4,}", re.IGNORECASE)
-
-
-class LLMRateLimited(TransientLLMError):
-    """The provider answered 429; `retry_after_s` is its hint, if it gave one."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class LLMTimeout(TransientLLMError):
-    """The request took longer than its per-attempt timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +58,7 @@ class ChatReply:
 
 
 class ChatTransport(Protocol):
-    """Send one chat-completions request; raise `streams.llm.errors` (and `LLMRateLimited`) on failure."""
+    """Send one chat-completions request; raise an `streams.llm.errors.LLMError` on failure."""
 
     model: str
 
