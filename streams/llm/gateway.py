@@ -477,7 +477,10 @@ class LLMGateway:
         return []
 
     async def _repair(self, job: _Job, reply: ChatReply, error: InvalidReply) -> list[_Job]:
-        """One repair request that shows the model its invalid answer and what was wrong with it."""
+        """One repair request that shows the model its invalid answer and what was wrong with it.
+
+        A failed repair costs attempts (1 when the request failed, 2 when its answer was invalid too); a review whose
+        attempts are used up fails with the last reason instead of being sent again."""
         messages: list[ChatMessage] = [
             *build_messages(job.review),
             {"role": "assistant", "content": (reply.content or "")[:2000]},
@@ -487,16 +490,23 @@ class LLMGateway:
         try:
             fixed = await self._request(messages, self._format(response_format_for_schema()), estimate, 1,
                                         PRIORITY_ANALYSIS, self._max_tokens(1))
-        except LLMError:
-            job.attempts += 1
-            return [job]
+        except LLMError as exc:
+            return self._spend(job, 1, exc)
         self.metrics.llm_retries.labels("repair").inc()
         try:
             analysis = decode_and_validate(None if fixed.truncated else fixed.content, job.review.text)
-        except InvalidReply:
-            job.attempts += 2
-            return [job]
+        except InvalidReply as exc:
+            return self._spend(job, 2, InvalidReply(f"{fixed.model} gave no valid analysis after a repair request: "
+                                                    f"{exc}"))
         self._resolve(job, analysis, fixed.model, fixed.prompt_tokens, fixed.completion_tokens)
+        return []
+
+    def _spend(self, job: _Job, attempts: int, exc: LLMError) -> list[_Job]:
+        """Count `attempts` against `job`: still to send, or failed with `exc` once its attempts are used up."""
+        job.attempts += attempts
+        if job.attempts < self.config.max_attempts:
+            return [job]
+        self._fail([job], exc)
         return []
 
     # ---------------------------------------------------------------------------------------------- helpers
