@@ -54,7 +54,6 @@ from streams.llm.errors import (
     TransientLLMError,
     outcome_of,
 )
-from streams.llm.openai_analyzer import decode_and_validate
 from streams.llm.priority_slots import PrioritySlots
 from streams.llm.prompt import (
     ChatMessage,
@@ -67,7 +66,7 @@ from streams.llm.prompt import (
 from streams.llm.rate_limiter import RateLimiter, Reservation
 from streams.llm.retry_policy import RetryPolicy
 from streams.llm.transport import ChatReply, ChatTransport
-from streams.llm.validation import validate_analysis
+from streams.llm.validation import decode_and_validate, validate_analysis
 from streams.metrics import Metrics
 
 __all__ = ["PRIORITY_ANALYSIS", "PRIORITY_MARKETING", "GatewayConfig", "LLMGateway"]
