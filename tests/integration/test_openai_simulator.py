@@ -51,10 +51,10 @@ from streams.llm.simulator import (
     RunningSimulator,
     SimulatorConfig,
     SlidingWindowLimiter,
-    _Simulator,
     simulate_analysis,
     start_simulator,
 )
+from streams.llm.simulator.faults import FaultPlan
 from streams.llm.transport import LOCAL_PLACEHOLDER_API_KEY
 from streams.llm.validation import validate_analysis
 from streams.settings import Settings
@@ -532,12 +532,12 @@ def test_heuristic_analysis_is_deterministic() -> None:
 
 
 def test_lognormal_latency_matches_median_and_p99() -> None:
-    sim = _Simulator(SimulatorConfig(latency_median_s=0.1, latency_p99_s=1.0, seed=9))
-    samples = sorted(sim._latency() for _ in range(20_000))
+    plan = FaultPlan(SimulatorConfig(latency_median_s=0.1, latency_p99_s=1.0, seed=9))
+    samples = sorted(plan.latency() for _ in range(20_000))
     assert 0.09 < samples[10_000] < 0.11
     assert 0.8 < samples[19_800] < 1.25
-    fixed = _Simulator(SimulatorConfig(latency_median_s=0.05))
-    assert {fixed._latency() for _ in range(10)} == {0.05}
+    fixed = FaultPlan(SimulatorConfig(latency_median_s=0.05))
+    assert {fixed.latency() for _ in range(10)} == {0.05}
 
 
 async def test_cli_serves_until_sigterm() -> None:
