@@ -14,7 +14,7 @@ One module per job:
     server.py       the aiohttp server: endpoints, auth, the request's life, stats; `start_simulator`
     rate_limit.py   requests and tokens per sliding window, as the provider counts them; `x-ratelimit-*` headers
     answer.py       what the simulated model answers to a request (single, batch, marketing) and its token usage
-    analysis.py     the analysis of one review
+    analysis.py     the analysis of one review: the offline analyzer's rules, a keyword count for its classifier
     marketing.py    the answer to a marketing request
     faults.py       which outcome a request gets, its latency, how a broken reply looks (one seeded RNG)
     cli.py          `reviewstream simulate-llm`
