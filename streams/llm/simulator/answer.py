@@ -40,6 +40,7 @@ from streams.llm.marketing_writer import MARKETING_SCHEMA_NAME
 from streams.llm.mock_transport import ChatRequest
 from streams.llm.prompt import estimate_text_tokens, estimate_tokens, parse_review_blocks
 from streams.llm.simulator.analysis import simulate_analysis
+from streams.llm.simulator.hostile import HostileReply, make_hostile
 from streams.llm.simulator.marketing import simulate_marketing_reply
 from streams.llm.transport import ChatReply
 
@@ -57,8 +58,15 @@ class Answer:
     completion_tokens: int
 
 
-def answer_chat(messages: Sequence[Mapping[str, Any]], response_format: Any) -> Answer:
-    """The simulated model's valid answer to a chat request (see the module docstring)."""
+def answer_chat(messages: Sequence[Mapping[str, Any]], response_format: Any,
+                hostile: HostileReply | None = None) -> Answer:
+    """The simulated model's valid answer to a chat request (see the module docstring); with `hostile`, each
+    analysis carries its parts (`hostile.make_hostile`)."""
+
+    def analyse(text: str, lang_hint: str | None = None, rating: int | None = None) -> dict[str, Any]:
+        analysis = simulate_analysis(text, lang_hint, rating)
+        return analysis if hostile is None else make_hostile(analysis, text, hostile)
+
     blocks = []
     batch = False
     last_user = ""
@@ -88,15 +96,15 @@ def answer_chat(messages: Sequence[Mapping[str, Any]], response_format: Any) -> 
         valid = {
             "items": [
                 compact_item(int(b["id"]) if b["id"].isdigit() else i,
-                             simulate_analysis(b["text"], b["lang_hint"], b["rating"]),
+                             analyse(b["text"], b["lang_hint"], b["rating"]),
                              answer or DEFAULT_BATCH_ANSWER)
                 for i, b in enumerate(blocks)
             ]
         }
     elif blocks:
-        valid = simulate_analysis(blocks[0]["text"], blocks[0]["lang_hint"], blocks[0]["rating"])
+        valid = analyse(blocks[0]["text"], blocks[0]["lang_hint"], blocks[0]["rating"])
     else:
-        valid = simulate_analysis(last_user)
+        valid = analyse(last_user)
     if rf_type in ("json_schema", "json_object"):
         content = json.dumps(valid, ensure_ascii=False)
     else:

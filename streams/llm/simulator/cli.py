@@ -9,8 +9,9 @@ import argparse
 import asyncio
 import json
 import signal
+from typing import get_args
 
-from streams.llm.simulator.config import SimulatorConfig
+from streams.llm.simulator.config import Outcome, SimulatorConfig
 from streams.llm.simulator.server import start_simulator
 
 __all__ = ["main"]
@@ -31,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--invalid-rate", type=float, default=0.0, help="share of replies that break the JSON contract")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--model", default="reviewstream-sim")
+    p.add_argument("--fault", choices=[o for o in get_args(Outcome) if o != "ok"], default=None,
+                   help="every request gets this fault (see streams.llm.simulator.config.Outcome)")
     return p
 
 
@@ -70,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         invalid_rate=args.invalid_rate,
         seed=args.seed,
         model=args.model,
+        fault=args.fault,
     )
     asyncio.run(_serve(config, args.host, args.port))
     return 0

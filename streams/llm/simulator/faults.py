@@ -1,15 +1,15 @@
-"""Fault injection: which outcome each request gets, how long the simulated model takes, how a broken reply looks.
+"""Fault injection: which outcome each request gets and how long the simulated model takes.
 
 Every draw comes from one RNG seeded by `SimulatorConfig.seed`, in the same order on every run: with a seed, a run's
-sequence of faults and latencies is reproducible. Outcomes forced by `SimulatorConfig.script` come first.
+sequence of faults and latencies is reproducible (`broken_replies.random_invalid` draws from it too). Outcomes
+forced by `SimulatorConfig.script`, then `SimulatorConfig.fault`, come before the rates.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
-from typing import Any, Final
+from typing import Final
 
 from streams.llm.simulator.config import Outcome, SimulatorConfig
 
@@ -25,9 +25,10 @@ class FaultPlan:
         self.rng = random.Random(config.seed)
         self._script = list(config.script)
 
-    def scripted(self) -> Outcome | None:
-        """The next outcome the script forces, if any (taken when the request arrives, before the rate limit)."""
-        return self._script.pop(0) if self._script else None
+    def forced(self) -> Outcome | None:
+        """The outcome the script (first) or `config.fault` forces, if any; taken when the request arrives, before
+        the rate limit."""
+        return self._script.pop(0) if self._script else self.config.fault
 
     def draw(self) -> Outcome:
         """An outcome from the configured rates."""
@@ -52,39 +53,3 @@ class FaultPlan:
 
     def error_status(self) -> int:
         return self.rng.choice((500, 503))
-
-    def invalid_content(self, valid: dict[str, Any], batch: bool) -> str:
-        """A plausible way for a model to get the contract wrong."""
-        rng = self.rng
-        if batch:
-            items = [dict(item) if isinstance(item, dict) else list(item) for item in valid["items"]]
-            how = rng.choice(("unparsable", "drop_item", "break_item"))
-            if how == "unparsable" or not items:
-                return "Here are the analyses:\n" + json.dumps(valid, ensure_ascii=False)
-            if how == "drop_item":
-                items.pop(rng.randrange(len(items)))
-            else:
-                broken = items[rng.randrange(len(items))]
-                if isinstance(broken, dict):
-                    broken["s"] = "very positive"  # the sentiment code
-                else:
-                    broken[1] = "very positive"
-            return json.dumps({"items": items}, ensure_ascii=False)
-        data = dict(valid)
-        how = rng.choice(("prose", "fenced", "missing", "enum", "range", "extra", "truncated"))
-        text = json.dumps(data, ensure_ascii=False)
-        if how == "prose":
-            return "Sure! The customer seems " + str(data["sentiment"]) + " overall."
-        if how == "fenced":
-            return f"```json\n{text}\n```"
-        if how == "truncated":
-            return text[: max(1, len(text) // 2)]
-        if how == "missing":
-            data.pop("summary")
-        elif how == "enum":
-            data["sentiment"] = "very positive"
-        elif how == "range":
-            data["sentiment_score"] = 3.5
-        else:
-            data["hacked"] = True
-        return json.dumps(data, ensure_ascii=False)
