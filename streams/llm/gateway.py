@@ -296,6 +296,9 @@ class LLMGateway:
         except asyncio.CancelledError:
             self._fail(jobs, TransientLLMError("gateway closed"))
             raise
+        except Exception as exc:  # a bug in a transport must not leave reviews waiting for nothing (logged)
+            log.exception("LLM request for %d review(s) failed unexpectedly", len(jobs))
+            self._fail(jobs, TransientLLMError(f"unexpected {type(exc).__name__} in the LLM gateway: {str(exc)[:200]}"))
 
     async def _with_retries(self, send: Callable[[], Awaitable[ChatReply]], *, deadline: float, attempts: int = 0,
                             before_attempt: Callable[[], Awaitable[None]] | None = None) -> tuple[ChatReply, int]:

@@ -21,7 +21,7 @@ from streams.llm.batch_format import (
     compact_item,
     parse_batch_reviews,
 )
-from streams.llm.errors import InvalidReply
+from streams.llm.errors import InvalidReply, TransientLLMError
 from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.mock_transport import ChatRequest, MockTransport
 from streams.llm.prompt import SYSTEM_PROMPT, parse_review_blocks
@@ -183,3 +183,16 @@ async def test_gateway_resends_only_what_a_cut_off_batch_did_not_finish(answer: 
     singles = [r.messages for r in transport.requests if r.messages[0]["content"] == SYSTEM_PROMPT]
     assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[2:4])
     assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
+
+
+async def test_a_bug_in_the_transport_fails_the_reviews_at_once_instead_of_leaving_them_waiting() -> None:
+    def broken(request: ChatRequest) -> ChatReply:
+        raise AttributeError("'str' object has no attribute 'usage'")
+
+    gateway = LLMGateway(MockTransport(broken), GatewayConfig(batch_max_items=2, deadline_s=2))
+    results = await asyncio.gather(gateway.analyze(ReviewText("one")), gateway.analyze(ReviewText("two")),
+                                   return_exceptions=True)
+    await gateway.aclose()
+    for result in results:
+        # Not the deadline's LLMTimeout: the request's own failure, named.
+        assert isinstance(result, TransientLLMError) and "unexpected AttributeError" in str(result), result
