@@ -35,10 +35,10 @@ from streams.llm.analyzer import ReviewText
 from streams.llm.batch_format import BATCH_ANSWERS, DEFAULT_BATCH_ANSWER, BatchAnswer
 from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.local.analyzer import LocalAnalyzer
-from streams.llm.openai_analyzer import decode_and_validate
 from streams.llm.prompt import build_messages, response_format_for_schema
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.llm.transport import OpenAITransport
+from streams.llm.validation import decode_and_validate
 from streams.metrics import Metrics
 from streams.review_processor import ReviewProcessor, SourceMessage
 from streams.settings import Settings

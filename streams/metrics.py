@@ -39,7 +39,7 @@ class Metrics:
         )
         self.analyzer_requests = Counter(
             "reviewstream_analyzer_requests_total",
-            "Analyses by analyzer and outcome (ok, invalid_reply, transient_error, permanent_error, fallback).",
+            "Analyses by analyzer and outcome (ok, fallback, or the error's: streams.llm.errors.outcome_of).",
             ["analyzer", "outcome"],
             registry=r,
         )

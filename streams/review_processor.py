@@ -19,7 +19,7 @@ from models.insight import ReviewInsight
 from models.review import Review, parse_review
 from streams.dead_letters import DeadLetters
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
-from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
+from streams.llm.errors import LLMError, outcome_of
 from streams.llm.redaction import redact
 from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
@@ -46,16 +46,6 @@ class SourceMessage:
 class Processed:
     insight: ReviewInsight | None = None
     dead_letter: DeadLetter | None = None
-
-
-def _outcome(exc: LLMError) -> str:
-    if isinstance(exc, InvalidReply):
-        return "invalid_reply"
-    if isinstance(exc, TransientLLMError):
-        return "transient_error"
-    if isinstance(exc, PermanentLLMError):
-        return "permanent_error"
-    return "error"
 
 
 class ReviewProcessor:
@@ -129,7 +119,7 @@ class ReviewProcessor:
         try:
             reply = await self.analyzer.analyze(text)
         except LLMError as exc:
-            self.metrics.analyzer_requests.labels(self.analyzer.name, _outcome(exc)).inc()
+            self.metrics.analyzer_requests.labels(self.analyzer.name, outcome_of(exc)).inc()
             if self.fallback is None:
                 raise
             log.warning("analyzer %s failed (%s: %s); answering with %s", self.analyzer.name,

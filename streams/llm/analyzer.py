@@ -1,8 +1,8 @@
 """The analyzer seam: one async method that turns a review's text into a `ReviewAnalysis`.
 
-Implementations: `streams.llm.local.LocalAnalyzer` (offline, no network) and `streams.llm.openai_analyzer.
-OpenAIAnalyzer` (any OpenAI-compatible endpoint). The review agent and `reviewstream analyze` only see this protocol;
-tests swap the implementation and keep the logic.
+Implementations: `streams.llm.local.LocalAnalyzer` (offline, no network) and `streams.llm.gateway.LLMGateway` (any
+OpenAI-compatible endpoint, through a `streams.llm.transport.ChatTransport`). The review agent and `reviewstream
+analyze` only see this protocol; tests swap the implementation and keep the logic.
 """
 
 from __future__ import annotations

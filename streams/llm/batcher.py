@@ -58,9 +58,6 @@ class MicroBatcher(Generic[T]):
         """When the open batch must be sent at the latest (None when nothing waits)."""
         return self._opened_at + self.max_wait_s if self._items else None
 
-    def drain(self) -> list[T]:
-        return self._take() if self._items else []
-
     def __len__(self) -> int:
         return len(self._items)
 

@@ -6,13 +6,17 @@ The key is built from the text the model would see (already redacted), so no per
 >>> cache = AnalysisCache[str](max_entries=2)
 >>> cache.put(cache.key("Great  product!", "en"), "a"); cache.get(cache.key("great product!", "en"))
 'a'
+
+Eviction is `cachetools.LRUCache`'s (least recently read or written goes first); this class adds the key and the
+hit/miss counts the gateway reports.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from typing import Generic, TypeVar
+
+from cachetools import LRUCache
 
 from streams.llm.validation import normalise_for_match
 
@@ -24,7 +28,8 @@ V = TypeVar("V")
 class AnalysisCache(Generic[V]):
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, V] = OrderedDict()
+        # cachetools refuses a size of 0; a cache of no entries simply stores nothing (see `put`).
+        self._entries: LRUCache[str, V] = LRUCache(maxsize=max(1, max_entries))
         self.hits = 0
         self.misses = 0
 
@@ -34,11 +39,10 @@ class AnalysisCache(Generic[V]):
         return f"{lang_hint or '-'}:{digest}"
 
     def get(self, key: str) -> V | None:
-        value = self._entries.get(key)
+        value = self._entries.get(key)  # a read counts as a use: it moves the entry to the young end
         if value is None:
             self.misses += 1
             return None
-        self._entries.move_to_end(key)
         self.hits += 1
         return value
 
@@ -46,9 +50,3 @@ class AnalysisCache(Generic[V]):
         if self.max_entries <= 0:
             return
         self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)

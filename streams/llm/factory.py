@@ -9,7 +9,7 @@ from streams.llm.transport import OpenAITransport
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["build_analyzers", "gateway_config", "worker_analyzers"]
+__all__ = ["build_analyzers", "build_gateway", "gateway_config", "openai_transport", "worker_analyzers"]
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
@@ -29,18 +29,29 @@ def gateway_config(settings: Settings) -> GatewayConfig:
     )
 
 
-def build_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple[Analyzer, Analyzer | None]:
-    """Return (primary, fallback). With the `local` provider there is nothing to fall back to."""
-    local = LocalAnalyzer.from_model_dir(settings.local_model_dir)
-    if settings.llm_provider == "local":
-        return local, None
-    transport = OpenAITransport(
+def openai_transport(settings: Settings) -> OpenAITransport:
+    """The official openai client with its own retries off: the gateway retries, under one policy."""
+    return OpenAITransport(
         base_url=settings.openai_base_url or None,
         api_key=settings.openai_api_key.get_secret_value() if settings.openai_api_key else None,
         model=settings.llm_model,
         timeout_s=settings.llm_timeout_s,
     )
-    return LLMGateway(transport, gateway_config(settings), metrics=metrics), local
+
+
+def build_gateway(settings: Settings, metrics: Metrics | None = None, *,
+                  config: GatewayConfig | None = None) -> LLMGateway:
+    """The worker's LLM gateway; `config` replaces the one made from `settings` (tests shorten the breaker's
+    cool-off this way)."""
+    return LLMGateway(openai_transport(settings), config or gateway_config(settings), metrics=metrics)
+
+
+def build_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple[Analyzer, Analyzer | None]:
+    """Return (primary, fallback). With the `local` provider there is nothing to fall back to."""
+    local = LocalAnalyzer.from_model_dir(settings.local_model_dir)
+    if settings.llm_provider == "local":
+        return local, None
+    return build_gateway(settings, metrics), local
 
 
 _worker_analyzers: dict[int, tuple[Analyzer, Analyzer | None]] = {}

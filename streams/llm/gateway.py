@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,8 +45,15 @@ from streams.llm.batch_format import (
 from streams.llm.batcher import MicroBatcher
 from streams.llm.cache import AnalysisCache
 from streams.llm.circuit_breaker import CircuitBreaker
-from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
-from streams.llm.openai_analyzer import decode_and_validate
+from streams.llm.errors import (
+    CircuitOpen,
+    InvalidReply,
+    LLMError,
+    LLMRateLimited,
+    LLMTimeout,
+    TransientLLMError,
+    outcome_of,
+)
 from streams.llm.priority_slots import PrioritySlots
 from streams.llm.prompt import (
     ChatMessage,
@@ -56,11 +64,12 @@ from streams.llm.prompt import (
     response_format_for_schema,
 )
 from streams.llm.rate_limiter import RateLimiter, Reservation
-from streams.llm.transport import ChatReply, ChatTransport, LLMRateLimited, LLMTimeout
-from streams.llm.validation import validate_analysis
+from streams.llm.retry_policy import RetryPolicy
+from streams.llm.transport import ChatReply, ChatTransport
+from streams.llm.validation import decode_and_validate, validate_analysis
 from streams.metrics import Metrics
 
-__all__ = ["PRIORITY_ANALYSIS", "PRIORITY_MARKETING", "CircuitOpen", "GatewayConfig", "LLMGateway"]
+__all__ = ["PRIORITY_ANALYSIS", "PRIORITY_MARKETING", "GatewayConfig", "LLMGateway"]
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +77,6 @@ ResponseFormatMode = Literal["json_schema", "json_object"]
 PRIORITY_ANALYSIS = 0
 PRIORITY_MARKETING = 1
 _BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
-
-
-class CircuitOpen(TransientLLMError):
-    """The model failed too often lately; not called until the breaker's cool-off has passed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,10 +175,11 @@ class LLMGateway:
         self.metrics = metrics or Metrics()
         self.name = "openai"
         self._clock = clock
-        self._rng = rng or random.Random()
         cfg = self.config
         self.limiter = RateLimiter(rpm=cfg.rpm, tpm=cfg.tpm, now=clock())
         self.breaker = CircuitBreaker(failure_threshold=cfg.breaker_failures, reset_timeout_s=cfg.breaker_reset_s)
+        self.retry = RetryPolicy(self.breaker, max_attempts=cfg.max_attempts, backoff_base_s=cfg.backoff_base_s,
+                                 backoff_max_s=cfg.backoff_max_s, rng=rng)
         self.cache: AnalysisCache[AnalyzerReply] = AnalysisCache(cfg.cache_entries)
         self.slots = PrioritySlots(cfg.max_in_flight)
         self.stats = GatewayStats()
@@ -211,8 +217,7 @@ class LLMGateway:
             return AnalyzerReply(analysis=reply.analysis, model=reply.model, extra={"cache_hit": 1.0})
         self.metrics.llm_cache_lookups.labels("miss").inc()
         now = self._clock()
-        if not self.breaker.allow(now):
-            raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
+        self._check_breaker(now)
         job = _Job(review=review, key=key, tokens=estimate_text_tokens(review.text) + LINE_OVERHEAD_TOKENS,
                    future=asyncio.get_running_loop().create_future(), deadline=now + self.config.deadline_s)
         self._joinable[key] = job.future
@@ -221,7 +226,7 @@ class LLMGateway:
             try:
                 return await asyncio.wait_for(asyncio.shield(job.future), self.config.deadline_s)
             except TimeoutError:
-                raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline") from None
+                raise LLMTimeout(f"no LLM answer within the {self.config.deadline_s:g}s deadline") from None
         finally:
             if self._joinable.get(key) is job.future:
                 del self._joinable[key]
@@ -278,38 +283,56 @@ class LLMGateway:
                 jobs = [j for j in jobs if not j.future.done()]
                 if not jobs:
                     return
-                if self._clock() >= min(j.deadline for j in jobs):
-                    self._fail(jobs, TransientLLMError("deadline passed while retrying"))
-                    return
+                before = max(j.attempts for j in jobs)
                 try:
-                    reply = await self._send(jobs, priority)
-                except LLMRateLimited as exc:
-                    # Not the model's fault: everyone pauses for retry-after; the attempt is not counted.
-                    self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
-                    self.metrics.llm_retries.labels("rate_limited").inc()
-                    self.stats.retries += 1
-                    continue
-                except (TransientLLMError, InvalidReply) as exc:
-                    self.breaker.record_failure(self._clock())
-                    self._note_breaker()
-                    for job in jobs:
-                        job.attempts += 1
-                    if max(j.attempts for j in jobs) >= self.config.max_attempts or self.breaker.state == "open":
-                        self._fail(jobs, exc)
-                        return
-                    self.metrics.llm_retries.labels(type(exc).__name__).inc()
-                    self.stats.retries += 1
-                    await asyncio.sleep(self._backoff(max(j.attempts for j in jobs)))
-                    continue
-                except PermanentLLMError as exc:
+                    reply, after = await self._with_retries(functools.partial(self._send, jobs, priority),
+                                                            deadline=min(j.deadline for j in jobs), attempts=before)
+                except LLMError as exc:
                     self._fail(jobs, exc)
                     return
-                self.breaker.record_success(self._clock())
-                self._note_breaker()
+                for job in jobs:
+                    job.attempts += after - before
                 jobs = await self._deliver(jobs, reply)
         except asyncio.CancelledError:
             self._fail(jobs, TransientLLMError("gateway closed"))
             raise
+        except Exception as exc:  # a bug in a transport must not leave reviews waiting for nothing (logged)
+            log.exception("LLM request for %d review(s) failed unexpectedly", len(jobs))
+            self._fail(jobs, TransientLLMError(f"unexpected {type(exc).__name__} in the LLM gateway: {str(exc)[:200]}"))
+
+    async def _with_retries(self, send: Callable[[], Awaitable[ChatReply]], *, deadline: float, attempts: int = 0,
+                            before_attempt: Callable[[], Awaitable[None]] | None = None) -> tuple[ChatReply, int]:
+        """`send()` until it answers, under the one retry policy (`RetryPolicy`): the reply and the failed attempts
+        so far. Raises the `LLMError` that ended it, or `LLMTimeout` at the deadline.
+
+        `before_attempt` runs before each attempt (a marketing request waits there for room in the rate limit); an
+        error it raises is not a failure of the model and is not retried."""
+        while True:
+            if self._clock() >= deadline:
+                raise LLMTimeout(f"no LLM answer within the {self.config.deadline_s:g}s deadline")
+            if before_attempt is not None:
+                await before_attempt()
+            try:
+                reply = await send()
+            except LLMError as exc:
+                now = self._clock()
+                step = self.retry.after_failure(exc, attempts=attempts, now=now, deadline=deadline)
+                self._note_breaker()
+                attempts = step.attempts
+                if step.action == "give_up":
+                    raise
+                self.stats.retries += 1
+                if step.action == "cool_down":
+                    # Not the model's fault: everyone pauses for retry-after, in the rate limiter.
+                    self.limiter.cool_down(step.wait_s, now)
+                    self.metrics.llm_retries.labels("rate_limited").inc()
+                else:
+                    self.metrics.llm_retries.labels(type(exc).__name__).inc()
+                    await asyncio.sleep(step.wait_s)  # the backoff itself
+                continue
+            self.retry.after_success(self._clock())
+            self._note_breaker()
+            return reply, attempts
 
     async def _send(self, jobs: list[_Job], priority: int) -> ChatReply:
         """One request for `jobs`: the single-review format for one, the compact batch format for several."""
@@ -345,7 +368,7 @@ class LLMGateway:
                 reply = await self.transport.complete(messages, response_format,
                                                       timeout_s=self.config.attempt_timeout_s, max_tokens=max_tokens)
             except LLMError as exc:
-                outcome = _outcome_of(exc)
+                outcome = outcome_of(exc)
                 if isinstance(exc, LLMRateLimited):
                     self.metrics.llm_rate_limited.inc()
                     self.stats.rate_limited += 1
@@ -369,41 +392,25 @@ class LLMGateway:
     # ------------------------------------------------------------------------------------------ other requests
     async def complete(self, messages: list[ChatMessage], response_format: dict[str, Any], *,
                        expected_output_tokens: int = 300, priority: int = PRIORITY_MARKETING) -> ChatReply:
-        """One non-analysis request (marketing text) sharing the limiter, slots and breaker with the analyses, at a
-        lower priority; retried like them within the deadline. Raises `LLMError`, `CircuitOpen` included.
+        """One non-analysis request (marketing text) sharing the limiter, slots, breaker and retry policy with the
+        analyses, at a lower priority, within the deadline. Raises `LLMError`, `CircuitOpen` included.
 
         Lower priority means more than a later turn for a request slot: it is sent only while the rate limit has
         room now and no analysis waits for a batch, so under load it never takes tokens an analysis would use.
         If no room comes before the deadline it fails (the caller writes from a template)."""
         deadline = self._clock() + self.config.deadline_s
-        attempts = 0
+        self._check_breaker(self._clock())
         estimate = estimate_tokens(messages) + expected_output_tokens
-        while True:
-            if not self.breaker.allow(self._clock()):
-                raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
-            if self._clock() >= deadline:
-                raise TransientLLMError(f"no LLM answer within the {self.config.deadline_s:g}s deadline")
+
+        async def wait_for_headroom() -> None:
             if priority > PRIORITY_ANALYSIS and not await self._wait_for_headroom(estimate, deadline):
-                raise TransientLLMError("the LLM's rate limit stayed busy with review analyses")
-            try:
-                reply = await self._request(messages, self._format(response_format), estimate, 1, priority,
-                                            max(self.config.min_output_tokens, 2 * expected_output_tokens))
-            except LLMRateLimited as exc:
-                self.limiter.cool_down(exc.retry_after_s or 1.0, self._clock())
-                self.metrics.llm_retries.labels("rate_limited").inc()
-                continue
-            except TransientLLMError as exc:
-                self.breaker.record_failure(self._clock())
-                self._note_breaker()
-                attempts += 1
-                if attempts >= self.config.max_attempts:
-                    raise
-                self.metrics.llm_retries.labels(type(exc).__name__).inc()
-                await asyncio.sleep(min(self._backoff(attempts), max(0.0, deadline - self._clock())))
-                continue
-            self.breaker.record_success(self._clock())
-            self._note_breaker()
-            return reply
+                raise LLMTimeout("the LLM's rate limit stayed busy with review analyses")
+
+        reply, _ = await self._with_retries(
+            functools.partial(self._request, messages, self._format(response_format), estimate, 1, priority,
+                              max(self.config.min_output_tokens, 2 * expected_output_tokens)),
+            deadline=deadline, before_attempt=wait_for_headroom)
+        return reply
 
     async def _wait_for_headroom(self, tokens: int, deadline: float) -> bool:
         """Wait until `tokens` fit the rate limit right now and no analysis waits to be batched; False at deadline."""
@@ -472,7 +479,10 @@ class LLMGateway:
         return []
 
     async def _repair(self, job: _Job, reply: ChatReply, error: InvalidReply) -> list[_Job]:
-        """One repair request that shows the model its invalid answer and what was wrong with it."""
+        """One repair request that shows the model its invalid answer and what was wrong with it.
+
+        A failed repair costs attempts (1 when the request failed, 2 when its answer was invalid too); a review whose
+        attempts are used up fails with the last reason instead of being sent again."""
         messages: list[ChatMessage] = [
             *build_messages(job.review),
             {"role": "assistant", "content": (reply.content or "")[:2000]},
@@ -482,16 +492,23 @@ class LLMGateway:
         try:
             fixed = await self._request(messages, self._format(response_format_for_schema()), estimate, 1,
                                         PRIORITY_ANALYSIS, self._max_tokens(1))
-        except LLMError:
-            job.attempts += 1
-            return [job]
+        except LLMError as exc:
+            return self._spend(job, 1, exc)
         self.metrics.llm_retries.labels("repair").inc()
         try:
             analysis = decode_and_validate(None if fixed.truncated else fixed.content, job.review.text)
-        except InvalidReply:
-            job.attempts += 2
-            return [job]
+        except InvalidReply as exc:
+            return self._spend(job, 2, InvalidReply(f"{fixed.model} gave no valid analysis after a repair request: "
+                                                    f"{exc}"))
         self._resolve(job, analysis, fixed.model, fixed.prompt_tokens, fixed.completion_tokens)
+        return []
+
+    def _spend(self, job: _Job, attempts: int, exc: LLMError) -> list[_Job]:
+        """Count `attempts` against `job`: still to send, or failed with `exc` once its attempts are used up."""
+        job.attempts += attempts
+        if job.attempts < self.config.max_attempts:
+            return [job]
+        self._fail([job], exc)
         return []
 
     # ---------------------------------------------------------------------------------------------- helpers
@@ -516,10 +533,9 @@ class LLMGateway:
                 # Mark retrieved: a caller that already gave up (deadline) must not trigger "never retrieved" logs.
                 job.future.exception()
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter (AWS architecture blog): spreads retries of many failed requests over the whole interval.
-        cap = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (attempt - 1))
-        return self._rng.uniform(0, cap)
+    def _check_breaker(self, now: float) -> None:
+        if not self.breaker.allow(now):
+            raise CircuitOpen(f"LLM circuit breaker is open after {self.breaker.consecutive_failures} failures")
 
     def _note_breaker(self) -> None:
         if self.breaker.state == "open" and self.breaker.times_opened > self._breaker_seen:
@@ -530,14 +546,3 @@ class LLMGateway:
 
     _breaker_seen = 0
 
-
-def _outcome_of(exc: LLMError) -> str:
-    if isinstance(exc, LLMRateLimited):
-        return "rate_limited"
-    if isinstance(exc, LLMTimeout):
-        return "timeout"
-    if isinstance(exc, InvalidReply):
-        return "invalid_reply"
-    if isinstance(exc, TransientLLMError):
-        return "server_error"
-    return "rejected"

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 import orjson
 
@@ -156,20 +156,3 @@ class MessageWriter:
             trigger_at=trigger.at, created_at=self._clock(), items=list(trigger.items),
         )
 
-
-def simulate_marketing_reply(user_content: str) -> dict[str, Any]:
-    """The simulator's answer to a marketing request: the template for the data block's facts (deterministic)."""
-    start, end = user_content.find(_DATA_OPEN), user_content.rfind(_DATA_CLOSE)
-    try:
-        facts = orjson.loads(user_content[start + len(_DATA_OPEN):end]) if 0 <= start < end else {}
-    except orjson.JSONDecodeError:
-        facts = {}
-    trigger = MarketingTrigger(
-        message_id="sim", user_id="sim", kind=str(facts.get("occasion") or "thank_you"), at=0.0, language="en",
-        segment=str(facts.get("segment") or ""), interests=list(facts.get("interest_categories") or []),
-        brands=list(facts.get("interest_brands") or []),
-        items=[{"product_id": i.get("product_id"), "qty": i.get("quantity") or 1}
-               for i in facts.get("cart_items") or []],
-    )
-    subject, body = template_text(trigger)
-    return {"subject": subject, "body": body}

@@ -196,9 +196,6 @@ class RateLimiter:
         self._log_add(others, next((i for i, entry in enumerate(self._log) if entry.send_at > others.send_at),
                                    len(self._log)))
 
-    def blocked_for(self, now: float) -> float:
-        return max(0.0, self._blocked_until - now)
-
 
 def _number(raw: str | None) -> float | None:
     if raw is None:

@@ -10,6 +10,7 @@ exception (neither `__cause__` nor `__context__`: its text could echo the key).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -18,16 +19,22 @@ from typing import Any, Final, Protocol, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
+from openai.types.chat import ChatCompletion
 
-from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
+from streams.llm.errors import (
+    InvalidReply,
+    LLMError,
+    LLMRateLimited,
+    LLMTimeout,
+    PermanentLLMError,
+    TransientLLMError,
+)
 from streams.llm.prompt import ChatMessage
 
 __all__ = [
     "LOCAL_PLACEHOLDER_API_KEY",
     "ChatReply",
     "ChatTransport",
-    "LLMRateLimited",
-    "LLMTimeout",
     "OpenAITransport",
     "safe_url",
 ]
@@ -39,18 +46,6 @@ OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 _LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})  # noqa: S104 - a host name, not a bind
 # What a key looks like in provider error bodies, including the masked form OpenAI echoes ("sk-abc***xyz").
 _KEY_LIKE: Final = re.compile(r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{4,}", re.IGNORECASE)
-
-
-class LLMRateLimited(TransientLLMError):
-    """The provider answered 429; `retry_after_s` is its hint, if it gave one."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
-
-class LLMTimeout(TransientLLMError):
-    """The request took longer than its per-attempt timeout."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +60,7 @@ class ChatReply:
 
 
 class ChatTransport(Protocol):
-    """Send one chat-completions request; raise `streams.llm.errors` (and `LLMRateLimited`) on failure."""
+    """Send one chat-completions request; raise an `streams.llm.errors.LLMError` on failure."""
 
     model: str
 
@@ -121,24 +116,36 @@ class OpenAITransport:
         max_tokens: int | None = None,
     ) -> ChatReply:
         failure: LLMError | None = None
+        timeout = timeout_s or self.timeout_s
         try:
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model=self.model,
-                # Our plain dicts are a subset of the SDK's TypedDict unions, which mypy cannot see through.
-                messages=cast(Any, list(messages)),
-                response_format=cast(Any, dict(response_format)),
-                temperature=0,
-                # A bound on every answer: small local models can run on until the context is full (minutes).
-                max_tokens=max_tokens if max_tokens else openai.omit,
-                timeout=timeout_s or self.timeout_s,
-            )
-            response = raw.parse()
+            # The client's timeout bounds each read, not the whole reply: a server that sends a few bytes every
+            # second would hold the attempt forever. This bounds the attempt.
+            async with asyncio.timeout(timeout):
+                raw = await self._client.chat.completions.with_raw_response.create(
+                    model=self.model,
+                    # Our plain dicts are a subset of the SDK's TypedDict unions, which mypy cannot see through.
+                    messages=cast(Any, list(messages)),
+                    response_format=cast(Any, dict(response_format)),
+                    temperature=0,
+                    # A bound on every answer: small local models can run on until the context is full (minutes).
+                    max_tokens=max_tokens if max_tokens else openai.omit,
+                    timeout=timeout,
+                )
+                response = raw.parse()
             headers = {k.lower(): v for k, v in raw.headers.items() if k.lower().startswith("x-ratelimit")}
+        except TimeoutError:
+            failure = LLMTimeout(f"LLM request timed out after {timeout:g}s ({self.base_url})")
         except openai.OpenAIError as exc:
-            failure = self._map_error(exc, timeout_s or self.timeout_s)
+            failure = self._map_error(exc, timeout)
         if failure is not None:
             # Raised outside the except block: no __context__ pointing at the SDK error, whose text may hold the key.
             raise failure
+        if not isinstance(response, ChatCompletion):
+            # The SDK hands back the body as text when the content type is not JSON (a proxy's HTML error page).
+            raise InvalidReply(
+                f"LLM response is not a chat completion: content-type {raw.headers.get('content-type')!r}, body "
+                f"starts with {self._scrub(str(response)[:80])!r}"
+            )
         usage = response.usage
         if not response.choices:
             raise InvalidReply("reply has no choices")

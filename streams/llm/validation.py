@@ -12,12 +12,19 @@ import unicodedata
 from typing import Any
 
 import jsonschema
+import orjson
 
 from models.insight import ReviewAnalysis
 from models.schemas import load_schema
 from streams.llm.errors import InvalidReply
 
-__all__ = ["analysis_validator", "evidence_is_quoted", "normalise_for_match", "validate_analysis"]
+__all__ = [
+    "analysis_validator",
+    "decode_and_validate",
+    "evidence_is_quoted",
+    "normalise_for_match",
+    "validate_analysis",
+]
 
 _SPACES = re.compile(r"\s+")
 
@@ -53,3 +60,14 @@ def validate_analysis(data: Any, text: str) -> ReviewAnalysis:
     data = dict(data)
     data["aspects"] = [a for a in data["aspects"] if evidence_is_quoted(a["evidence"], text)]
     return ReviewAnalysis.from_dict(data)
+
+
+def decode_and_validate(content: str | None, text: str) -> ReviewAnalysis:
+    """Decode a model's JSON reply and validate it as the analysis of `text`; raise `InvalidReply` if unusable."""
+    if content is None:
+        raise InvalidReply("the reply was empty or cut off before the JSON object ended")
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidReply(f"the reply is not JSON ({exc}); it starts with {content[:60]!r}") from None
+    return validate_analysis(data, text)

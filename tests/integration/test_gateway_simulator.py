@@ -19,8 +19,8 @@ from streams.llm.batch_format import (
     batch_response_format,
     parse_batch_reviews,
 )
-from streams.llm.errors import TransientLLMError
-from streams.llm.gateway import PRIORITY_MARKETING, CircuitOpen, GatewayConfig, LLMGateway
+from streams.llm.errors import CircuitOpen, TransientLLMError
+from streams.llm.gateway import PRIORITY_MARKETING, GatewayConfig, LLMGateway
 from streams.llm.marketing_writer import RESPONSE_FORMAT, MessageWriter, build_marketing_messages
 from streams.llm.prompt import SYSTEM_PROMPT, parse_review_blocks
 from streams.llm.simulator import SimulatorConfig, start_simulator

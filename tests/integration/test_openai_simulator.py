@@ -1,6 +1,8 @@
 """The real openai client over real HTTP against the simulator: analyses, rate limits, faults, repair, injection, keys.
 
-No Kafka here: these tests only need 127.0.0.1. Every server listens on port 0 and is closed by the fixture.
+Analyses go the worker's way: the LLM gateway over the openai transport, both built from `Settings` by
+`streams.llm.factory.build_gateway` (the client's own retries off; the gateway retries). No Kafka here: these tests
+only need 127.0.0.1. Every server listens on port 0 and is closed by the fixture.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from streams.llm.batch_format import (
     line_of,
     parse_batch_reply,
 )
-from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
-from streams.llm.openai_analyzer import LOCAL_PLACEHOLDER_API_KEY, LLMRateLimited, OpenAIAnalyzer
+from streams.llm.errors import InvalidReply, LLMError, LLMRateLimited, PermanentLLMError, TransientLLMError
+from streams.llm.factory import build_gateway
+from streams.llm.gateway import LLMGateway
 from streams.llm.prompt import (
     SYSTEM_PROMPT,
     build_messages,
@@ -48,11 +51,13 @@ from streams.llm.simulator import (
     RunningSimulator,
     SimulatorConfig,
     SlidingWindowLimiter,
-    _Simulator,
     simulate_analysis,
     start_simulator,
 )
+from streams.llm.simulator.faults import FaultPlan
+from streams.llm.transport import LOCAL_PLACEHOLDER_API_KEY
 from streams.llm.validation import validate_analysis
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-SECRET123"
@@ -67,7 +72,7 @@ RATELIMIT_HEADERS = (
 ANALYSIS_KEYS = set(ReviewAnalysis.from_dict(simulate_analysis("ok")).to_dict())
 
 StartSim = Callable[..., Awaitable[RunningSimulator]]
-MakeAnalyzer = Callable[..., OpenAIAnalyzer]
+MakeGateway = Callable[..., LLMGateway]
 
 
 @pytest.fixture
@@ -84,20 +89,29 @@ async def start_sim() -> AsyncIterator[StartSim]:
         await sim.close()
 
 
-@pytest.fixture
-async def make_analyzer() -> AsyncIterator[MakeAnalyzer]:
-    made: list[OpenAIAnalyzer] = []
+def worker_settings(base_url: str | None = None, *, api_key: str | None = "sk-local", timeout_s: float = 5.0,
+                    max_retries: int = 0, model: str = "sim-model", **llm: Any) -> Settings:
+    """The settings of a worker with the openai provider; `max_retries` is the gateway's (attempts - 1), `llm` more
+    `llm_*` settings without their prefix."""
+    endpoint: dict[str, Any] = {"OPENAI_BASE_URL": base_url} if base_url else {}
+    if api_key:
+        endpoint["OPENAI_API_KEY"] = api_key
+    return Settings(llm_provider="openai", llm_model=model, llm_timeout_s=timeout_s, llm_max_retries=max_retries,
+                    **{f"llm_{k}": v for k, v in llm.items()}, **endpoint)
 
-    def make(sim: RunningSimulator | str, **kwargs: Any) -> OpenAIAnalyzer:
-        base_url = sim if isinstance(sim, str) else sim.base_url
-        options: dict[str, Any] = {"api_key": "sk-local", "model": "sim-model", "timeout_s": 5.0, "max_retries": 0}
-        analyzer = OpenAIAnalyzer(base_url=base_url, **{**options, **kwargs})
-        made.append(analyzer)
-        return analyzer
+
+@pytest.fixture
+async def make_gateway() -> AsyncIterator[MakeGateway]:
+    made: list[LLMGateway] = []
+
+    def make(sim: RunningSimulator | str, **settings: Any) -> LLMGateway:
+        gateway = build_gateway(worker_settings(sim if isinstance(sim, str) else sim.base_url, **settings))
+        made.append(gateway)
+        return gateway
 
     yield make
-    for analyzer in made:
-        await analyzer.aclose()
+    for gateway in made:
+        await gateway.aclose()
 
 
 def request(messages: Any, response_format: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -114,18 +128,18 @@ def assert_valid(analysis: ReviewAnalysis, text: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- happy paths
-async def test_english_review_gets_a_schema_valid_analysis(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_english_review_gets_a_schema_valid_analysis(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(seed=1)
-    analyzer = make_analyzer(sim)
-    assert isinstance(analyzer, Analyzer) and analyzer.name == "openai"
+    gateway = make_gateway(sim)
+    assert isinstance(gateway, Analyzer) and gateway.name == "openai"
     text = "Great battery life, love it! But delivery was slow and the box arrived damaged."
-    reply = await analyzer.analyze(ReviewText(text, lang_hint="en", rating=3))
+    reply = await gateway.analyze(ReviewText(text, lang_hint="en", rating=3))
     assert_valid(reply.analysis, text)
     assert reply.analysis.language == "en"
     assert {a.name for a in reply.analysis.aspects} >= {"battery", "delivery"}
     assert reply.model == "sim-model" and reply.degraded is False
     assert reply.prompt_tokens > 100 and reply.completion_tokens > 10
-    assert reply.extra["llm_calls"] == 1.0 and reply.extra["repaired"] == 0.0
+    assert gateway.stats.requests == 1, "one call, no repair"
     stats = sim.stats()
     assert stats["responses_ok"] == 1
     assert stats["prompt_tokens_accepted"] == reply.prompt_tokens
@@ -137,10 +151,10 @@ async def test_english_review_gets_a_schema_valid_analysis(start_sim: StartSim, 
     assert stats["prompt_tokens_accepted"] == estimate_tokens(body["messages"])
 
 
-async def test_chinese_review_gets_a_schema_valid_analysis(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_chinese_review_gets_a_schema_valid_analysis(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(seed=1)
     text = "电池很耐用，但是物流太慢了，包装也破了。想退货"
-    reply = await make_analyzer(sim).analyze(ReviewText(text, lang_hint="zh", rating=2))
+    reply = await make_gateway(sim).analyze(ReviewText(text, lang_hint="zh", rating=2))
     assert_valid(reply.analysis, text)
     assert reply.analysis.language == "zh"
     assert reply.analysis.intent == "return_request" and reply.analysis.urgency == "high"
@@ -148,37 +162,45 @@ async def test_chinese_review_gets_a_schema_valid_analysis(start_sim: StartSim, 
     assert {a.evidence for a in reply.analysis.aspects} >= {"电池很耐用", "但是物流太慢了"}
 
 
-async def test_many_concurrent_reviews(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_many_concurrent_reviews(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(latency_median_s=0.02, latency_p99_s=0.1, seed=3)
-    analyzer = make_analyzer(sim)
+    gateway = make_gateway(sim)
     texts = [f"Review {i}: {'great sound' if i % 2 else '质量很差，客服不理人'}" for i in range(40)]
-    replies = await asyncio.gather(*(analyzer.analyze(ReviewText(t)) for t in texts))
+    replies = await asyncio.gather(*(gateway.analyze(ReviewText(t)) for t in texts))
     for text, reply in zip(texts, replies, strict=True):
         assert_valid(reply.analysis, text)
-    assert sim.stats()["responses_ok"] == 40 and sim.stats()["in_flight"] == 0
+    # Reviews arriving together share requests (micro-batching): every one was sent, every request answered.
+    assert gateway.stats.reviews_sent == 40
+    assert sim.stats()["responses_ok"] == gateway.stats.requests and sim.stats()["in_flight"] == 0
 
 
 # ------------------------------------------------------------------------------------------------ rate limits
-async def test_429_surfaces_as_transient_with_retry_after(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def complete(gateway: LLMGateway, text: str) -> Any:
+    """One request through the gateway's transport alone: what the provider said, before any retry."""
+    return await gateway.transport.complete(build_messages(ReviewText(text)), response_format_for_schema(),
+                                            timeout_s=5.0)
+
+
+async def test_429_surfaces_as_transient_with_retry_after(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(rpm=1)
-    analyzer = make_analyzer(sim, max_retries=0)
-    await analyzer.analyze(ReviewText("good"))
+    gateway = make_gateway(sim)
+    await complete(gateway, "good")
     with pytest.raises(TransientLLMError) as caught:
-        await analyzer.analyze(ReviewText("good again"))
+        await complete(gateway, "good again")
     assert isinstance(caught.value, LLMRateLimited)
     assert caught.value.retry_after_s is not None and 50 < caught.value.retry_after_s <= 60
     assert "429" in str(caught.value)
     assert sim.stats()["rate_limited_429"] == 1 and sim.stats()["requests_accepted"] == 1
 
 
-async def test_429_is_retried_by_the_client_after_retry_after(
-    start_sim: StartSim, make_analyzer: MakeAnalyzer
+async def test_429_is_retried_by_the_gateway_after_retry_after(
+    start_sim: StartSim, make_gateway: MakeGateway
 ) -> None:
-    # A one-second window keeps the wait short; the client honours retry-after-ms and then succeeds.
+    # A one-second window keeps the wait short; the gateway cools down for retry-after-ms and then succeeds. Sent
+    # together (the gateway would otherwise wait by itself, for the reset the first reply's headers announce).
     sim = await start_sim(rpm=1, window_s=1.0)
-    analyzer = make_analyzer(sim, max_retries=2)
-    first = await analyzer.analyze(ReviewText("good"))
-    second = await analyzer.analyze(ReviewText("great"))
+    gateway = make_gateway(sim, max_retries=2, batch_max_items=1)
+    first, second = await asyncio.gather(gateway.analyze(ReviewText("good")), gateway.analyze(ReviewText("great")))
     assert_valid(first.analysis, "good")
     assert_valid(second.analysis, "great")
     stats = sim.stats()
@@ -187,12 +209,12 @@ async def test_429_is_retried_by_the_client_after_retry_after(
     assert stats["last_accepted_at"] - stats["first_accepted_at"] >= 0.9
 
 
-async def test_tokens_per_minute_limit(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_tokens_per_minute_limit(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(tpm=1000)  # one short review costs ~700 tokens with the instructions
-    analyzer = make_analyzer(sim)
-    await analyzer.analyze(ReviewText("fine"))
+    gateway = make_gateway(sim)
+    await complete(gateway, "fine")
     with pytest.raises(LLMRateLimited):
-        await analyzer.analyze(ReviewText("fine too"))
+        await complete(gateway, "fine too")
     assert sim.stats()["rate_limited_429"] == 1
 
 
@@ -244,29 +266,29 @@ def test_sliding_window_limiter_with_explicit_time() -> None:
 
 
 # ----------------------------------------------------------------------------------------------------- faults
-async def test_5xx_is_transient(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_5xx_is_transient(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(error_rate=1.0, seed=5)
     with pytest.raises(TransientLLMError) as caught:
-        await make_analyzer(sim, max_retries=0).analyze(ReviewText("good"))
+        await make_gateway(sim, max_retries=0).analyze(ReviewText("good"))
     assert not isinstance(caught.value, LLMRateLimited)
     assert "server error" in str(caught.value) and ("HTTP 500" in str(caught.value) or "HTTP 503" in str(caught.value))
     assert sim.stats()["server_errors_5xx"] == 1
 
 
-async def test_5xx_then_success_with_client_retries(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_5xx_then_success_with_gateway_retries(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(script=("error",))
-    reply = await make_analyzer(sim, max_retries=1).analyze(ReviewText("good"))
+    reply = await make_gateway(sim, max_retries=1).analyze(ReviewText("good"))
     assert_valid(reply.analysis, "good")
     assert sim.stats()["server_errors_5xx"] == 1 and sim.stats()["responses_ok"] == 1
 
 
 async def test_timeout_is_transient_and_the_server_closes_fast(
-    start_sim: StartSim, make_analyzer: MakeAnalyzer
+    start_sim: StartSim, make_gateway: MakeGateway
 ) -> None:
     sim = await start_sim(timeout_rate=1.0, timeout_hold_s=300.0)
     started = time.monotonic()
     with pytest.raises(TransientLLMError, match="timed out"):
-        await make_analyzer(sim, timeout_s=0.3, max_retries=0).analyze(ReviewText("good"))
+        await make_gateway(sim, timeout_s=0.3, max_retries=0).analyze(ReviewText("good"))
     assert time.monotonic() - started < 3.0
     assert sim.stats()["timeouts"] == 1
     started = time.monotonic()
@@ -274,37 +296,38 @@ async def test_timeout_is_transient_and_the_server_closes_fast(
     assert time.monotonic() - started < 3.0
 
 
-async def test_connection_refused_is_transient(make_analyzer: MakeAnalyzer) -> None:
+async def test_connection_refused_is_transient(make_gateway: MakeGateway) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(TransientLLMError, match="cannot connect"):
-        await make_analyzer(f"http://127.0.0.1:{port}/v1").analyze(ReviewText("good"))
+        await make_gateway(f"http://127.0.0.1:{port}/v1").analyze(ReviewText("good"))
 
 
 # ----------------------------------------------------------------------------------------------------- repair
-async def test_invalid_reply_is_repaired(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_invalid_reply_is_repaired(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     sim = await start_sim(script=("invalid", "ok"), seed=2)
     text = "Sound is great, battery is weak"
-    reply = await make_analyzer(sim).analyze(ReviewText(text))
+    gateway = make_gateway(sim)
+    reply = await gateway.analyze(ReviewText(text))
     assert_valid(reply.analysis, text)
-    assert reply.extra["llm_calls"] == 2.0 and reply.extra["repaired"] == 1.0
+    assert gateway.stats.requests == 2, "the request and one repair"
     stats = sim.stats()
     assert stats["invalid_replies"] == 1 and stats["responses_ok"] == 2
-    assert reply.prompt_tokens == stats["prompt_tokens_accepted"]  # both calls are paid for
+    assert gateway.stats.prompt_tokens == stats["prompt_tokens_accepted"]  # both calls are paid for
     repair = sim.requests[-1]["messages"]
     assert [m["role"] for m in repair] == ["system", "user", "assistant", "user"]
     assert repair[-1]["content"].startswith("Your previous reply was invalid because")
 
 
-async def test_invalid_replies_never_come_back_as_analyses(start_sim: StartSim, make_analyzer: MakeAnalyzer) -> None:
+async def test_invalid_replies_never_come_back_as_analyses(start_sim: StartSim, make_gateway: MakeGateway) -> None:
     # Every kind of invalid reply (prose, fences, missing field, bad enum, out of range, extra key, truncated) is
-    # caught: with a 100% invalid rate each analysis must raise, never return.
+    # caught: with a 100% invalid rate each analysis must raise, never return. One attempt: a request and its repair.
     sim = await start_sim(invalid_rate=1.0, seed=11)
-    analyzer = make_analyzer(sim)
+    gateway = make_gateway(sim, max_retries=0)
     for i in range(12):
         with pytest.raises(InvalidReply, match="after a repair request"):
-            await analyzer.analyze(ReviewText(f"review {i}: 质量不错 but slow delivery"))
+            await gateway.analyze(ReviewText(f"review {i}: 质量不错 but slow delivery"))
     assert sim.stats()["invalid_replies"] == 24
 
     # At 50%, every call either returns a valid analysis or raises InvalidReply.
@@ -313,7 +336,7 @@ async def test_invalid_replies_never_come_back_as_analyses(start_sim: StartSim, 
     for i in range(20):
         text = f"review {i}: great price, 物流很快"
         try:
-            reply = await analyzer.analyze(ReviewText(text))
+            reply = await gateway.analyze(ReviewText(text))
         except InvalidReply:
             outcomes["invalid"] += 1
         else:
@@ -339,12 +362,12 @@ INJECTIONS = [
 
 
 async def test_prompt_injection_never_changes_the_output_schema(
-    start_sim: StartSim, make_analyzer: MakeAnalyzer
+    start_sim: StartSim, make_gateway: MakeGateway
 ) -> None:
     sim = await start_sim(seed=4)
-    analyzer = make_analyzer(sim)
+    gateway = make_gateway(sim)
     for text in INJECTIONS:
-        reply = await analyzer.analyze(ReviewText(text, rating=1))
+        reply = await gateway.analyze(ReviewText(text, rating=1))
         assert_valid(reply.analysis, text)
         # Each injection sits on a negative review: obeying "reply positive" would flip it.
         assert reply.analysis.sentiment != "positive", text
@@ -413,31 +436,32 @@ def _batch_fully_valid(content: str | None, reviews: list[ReviewText], answer: B
 
 # ------------------------------------------------------------------------------------------------ API key hygiene
 async def test_api_key_never_leaks(
-    start_sim: StartSim, make_analyzer: MakeAnalyzer, caplog: pytest.LogCaptureFixture
+    start_sim: StartSim, make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # A badly behaved provider that echoes the whole key in its 401 body.
     sim = await start_sim(api_key="sk-the-right-one", echo_key_in_errors=True)
-    analyzer = make_analyzer(sim, api_key=SECRET, max_retries=1)
-    assert SECRET not in repr(analyzer) and SECRET not in str(vars(analyzer).get("base_url"))
+    gateway = make_gateway(sim, api_key=SECRET, max_retries=1)
+    assert SECRET not in repr(gateway) and SECRET not in repr(gateway.transport)
+    assert SECRET not in str(vars(gateway.transport).get("base_url"))
 
     errors: list[LLMError] = []
     with pytest.raises(PermanentLLMError) as auth:
-        await analyzer.analyze(ReviewText("good"))
+        await gateway.analyze(ReviewText("good"))
     errors.append(auth.value)
     assert "HTTP 401" in str(auth.value)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    refused = make_analyzer(f"http://127.0.0.1:{port}/v1", api_key=SECRET)
+    refused = make_gateway(f"http://127.0.0.1:{port}/v1", api_key=SECRET)
     with pytest.raises(TransientLLMError) as conn:
         await refused.analyze(ReviewText("good"))
     errors.append(conn.value)
 
     slow = await start_sim(timeout_rate=1.0)
     with pytest.raises(TransientLLMError) as timeout:
-        await make_analyzer(slow, api_key=SECRET, timeout_s=0.2).analyze(ReviewText("good"))
+        await make_gateway(slow, api_key=SECRET, timeout_s=0.2).analyze(ReviewText("good"))
     errors.append(timeout.value)
 
     for error in errors:
@@ -452,24 +476,24 @@ async def test_api_key_never_leaks(
 
 
 async def test_localhost_without_a_key_uses_a_placeholder(
-    start_sim: StartSim, make_analyzer: MakeAnalyzer, monkeypatch: pytest.MonkeyPatch
+    start_sim: StartSim, make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     sim = await start_sim(api_key=LOCAL_PLACEHOLDER_API_KEY)  # any other key would get 401
-    reply = await make_analyzer(sim, api_key=None).analyze(ReviewText("good"))
+    reply = await make_gateway(sim, api_key=None).analyze(ReviewText("good"))
     assert_valid(reply.analysis, "good")
 
     monkeypatch.setenv("OPENAI_BASE_URL", sim.base_url)
-    from_env = OpenAIAnalyzer(base_url=None, api_key=None, model="m", timeout_s=5, max_retries=0)
+    from_env = build_gateway(worker_settings(api_key=None, model="m"))
     try:
-        assert from_env.base_url == sim.base_url
+        assert getattr(from_env.transport, "base_url", None) == sim.base_url
         assert_valid((await from_env.analyze(ReviewText("good"))).analysis, "good")
     finally:
         await from_env.aclose()
 
     monkeypatch.delenv("OPENAI_BASE_URL")
     with pytest.raises(PermanentLLMError, match="OPENAI_API_KEY"):
-        OpenAIAnalyzer(base_url="https://llm.example.com/v1", api_key=None, model="m", timeout_s=5, max_retries=0)
+        build_gateway(worker_settings("https://llm.example.com/v1", api_key=None, model="m"))
 
 
 # ------------------------------------------------------------------------------------------ simulator itself
@@ -508,12 +532,12 @@ def test_heuristic_analysis_is_deterministic() -> None:
 
 
 def test_lognormal_latency_matches_median_and_p99() -> None:
-    sim = _Simulator(SimulatorConfig(latency_median_s=0.1, latency_p99_s=1.0, seed=9))
-    samples = sorted(sim._latency() for _ in range(20_000))
+    plan = FaultPlan(SimulatorConfig(latency_median_s=0.1, latency_p99_s=1.0, seed=9))
+    samples = sorted(plan.latency() for _ in range(20_000))
     assert 0.09 < samples[10_000] < 0.11
     assert 0.8 < samples[19_800] < 1.25
-    fixed = _Simulator(SimulatorConfig(latency_median_s=0.05))
-    assert {fixed._latency() for _ in range(10)} == {0.05}
+    fixed = FaultPlan(SimulatorConfig(latency_median_s=0.05))
+    assert {fixed.latency() for _ in range(10)} == {0.05}
 
 
 async def test_cli_serves_until_sigterm() -> None:

@@ -3,10 +3,8 @@ ReviewAnalysis. Every answer test runs for both shapes."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, get_args
 
 import jsonschema
@@ -39,10 +37,8 @@ from streams.llm.batch_format import (
     parse_batch_reviews,
 )
 from streams.llm.errors import InvalidReply
-from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.prompt import SYSTEM_PROMPT, ChatMessage, parse_review_blocks, strict_schema
 from streams.llm.simulator import simulate_analysis
-from streams.llm.transport import ChatReply
 from streams.llm.validation import validate_analysis
 from streams.settings import Settings
 
@@ -377,129 +373,3 @@ def test_batch_answer_of_reads_the_schema_name_or_the_attached_schema() -> None:
     assert batch_answer_of({"type": "json_object"}) is None
     assert batch_answer_of({"type": "json_schema", "json_schema": {"name": "review_analysis"}}) is None
     assert batch_answer_of({}) is None
-
-
-# ----------------------------------------------------------------------------------------- gateway fallback
-class ScriptedTransport:
-    """Answers batches with `batch_answer(lines)` and single requests like the simulator; records requests."""
-
-    model = "scripted"
-
-    def __init__(self, batch_answer: Any, cut_batches_at: int | None = None) -> None:
-        self.batch_answer = batch_answer
-        self.cut_batches_at = cut_batches_at  # characters, like a max_tokens limit
-        self.requests: list[tuple[list[ChatMessage], Mapping[str, Any]]] = []
-        self.max_tokens: list[int | None] = []
-
-    async def complete(self, messages: Sequence[ChatMessage], response_format: Mapping[str, Any], *,
-                       timeout_s: float, max_tokens: int | None = None) -> ChatReply:
-        self.requests.append((list(messages), response_format))
-        self.max_tokens.append(max_tokens)
-        user = messages[-1]["content"]
-        lines = parse_batch_reviews(user)
-        truncated = False
-        if lines:
-            content = self.batch_answer(lines)
-            if self.cut_batches_at is not None and len(content) > self.cut_batches_at:
-                content, truncated = content[: self.cut_batches_at], True
-        else:
-            block = parse_review_blocks(user)[0]
-            content = json.dumps(simulate_analysis(block["text"]))
-        return ChatReply(content=content, model=self.model, prompt_tokens=100, completion_tokens=50,
-                         truncated=truncated)
-
-    async def aclose(self) -> None:
-        pass
-
-
-def _items(lines: list[Any], answer: BatchAnswer) -> list[Any]:
-    return [compact_item(int(b["id"]), simulate_analysis(b["text"]), answer) for b in lines]
-
-
-async def _analyse(transport: ScriptedTransport, texts: list[str], answer: BatchAnswer) -> list[ReviewAnalysis]:
-    gateway = LLMGateway(transport, GatewayConfig(batch_max_items=len(texts), batch_max_wait_s=5.0,
-                                                  batch_answer=answer))
-    try:
-        replies = await asyncio.gather(*(gateway.analyze(ReviewText(t)) for t in texts))
-    finally:
-        await gateway.aclose()
-    return [r.analysis for r in replies]
-
-
-async def test_gateway_learns_the_output_of_a_batch_item_apart_from_a_single_answer() -> None:
-    # The scripted replies report 50 output tokens whatever they hold: 12.5 per item in a batch of 4.
-    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines, DEFAULT_BATCH_ANSWER)}))
-    gateway = LLMGateway(transport, GatewayConfig(batch_max_items=4, batch_max_wait_s=5.0, min_output_tokens=1,
-                                                  completion_tokens_per_review=200,
-                                                  completion_tokens_per_batch_item=60))
-    try:
-        for texts in (TEXTS[:4], [f"Review number {i}: works as described." for i in range(4)]):
-            await asyncio.gather(*(gateway.analyze(ReviewText(t)) for t in texts))
-        gateway.config = dataclasses.replace(gateway.config, batch_max_items=1)
-        await gateway.analyze(ReviewText("one more review, alone"))
-    finally:
-        await gateway.aclose()
-    # max_tokens is twice the expected output: the batch prior (60/item), then the first reply's 12.5/item; a single
-    # request still expects a single answer's 200, not what batch items taught.
-    assert transport.max_tokens == [2 * 60 * 4, 2 * 50, 2 * 200]
-
-
-@answers
-async def test_gateway_expands_a_valid_batch_in_one_request(answer: BatchAnswer) -> None:
-    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines, answer)[::-1]}))  # any order
-    analyses = await _analyse(transport, TEXTS[:4], answer)
-    assert len(transport.requests) == 1
-    messages, response_format = transport.requests[0]
-    assert messages[0]["content"] == BATCH_SYSTEM_PROMPTS[answer]
-    assert response_format == batch_response_format(answer)
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
-
-
-def test_the_gateway_asks_for_tuple_answers_in_batches_of_32_by_default() -> None:
-    assert GatewayConfig().batch_answer == "tuple"
-    assert GatewayConfig().batch_max_items == Settings().llm_batch_max_items == 32
-
-
-@answers
-async def test_gateway_resends_broken_and_missing_items_singly(answer: BatchAnswer) -> None:
-    def reply(lines: list[Any]) -> str:
-        items = _items(lines, answer)
-        items[1][1 if answer == "tuple" else "s"] = "very positive"  # broken code
-        del items[2]  # missing
-        return json.dumps({"items": items})
-
-    transport = ScriptedTransport(reply)
-    analyses = await _analyse(transport, TEXTS[:4], answer)
-    singles = [m for m, _ in transport.requests if m[0]["content"] == SYSTEM_PROMPT]
-    assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[1:3])
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
-
-
-@answers
-async def test_gateway_resends_every_review_of_an_unparsable_batch(answer: BatchAnswer) -> None:
-    transport = ScriptedTransport(lambda lines: "Sure! " + json.dumps({"items": _items(lines, answer)}))
-    analyses = await _analyse(transport, TEXTS[:3], answer)
-    assert len(transport.requests) == 4
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:3]]
-
-
-@answers
-async def test_gateway_resends_every_item_of_the_other_shape(answer: BatchAnswer) -> None:
-    other: BatchAnswer = "keyed" if answer == "tuple" else "tuple"
-    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines, other)}))
-    analyses = await _analyse(transport, TEXTS[:3], answer)
-    assert len(transport.requests) == 4
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:3]]
-
-
-@answers
-async def test_gateway_resends_only_what_a_cut_off_batch_did_not_finish(answer: BatchAnswer) -> None:
-    items = [compact_item(n, simulate_analysis(t), answer) for n, t in enumerate(TEXTS[:4])]
-    full = json.dumps({"items": items})
-    cut_at = full.index(json.dumps(items[2]))  # items 0 and 1 complete, 2 and 3 lost to the length limit
-    transport = ScriptedTransport(lambda lines: json.dumps({"items": _items(lines, answer)}),
-                                  cut_batches_at=cut_at + 10)
-    analyses = await _analyse(transport, TEXTS[:4], answer)
-    singles = [m for m, _ in transport.requests if m[0]["content"] == SYSTEM_PROMPT]
-    assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[2:4])
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]

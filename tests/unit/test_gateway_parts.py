@@ -45,7 +45,7 @@ def test_batcher_closes_on_size() -> None:
     batcher = MicroBatcher[int](max_items=3, max_tokens=10_000, max_wait_s=1)
     out = [b for i in range(7) for b in batcher.add(i, 10, now=0)]
     assert out == [[0, 1, 2], [3, 4, 5]]
-    assert batcher.drain() == [6]
+    assert batcher.flush_due(now=1) == [6], "the rest waits for its deadline"
 
 
 def test_batcher_closes_before_exceeding_the_token_budget() -> None:

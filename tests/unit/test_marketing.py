@@ -26,9 +26,9 @@ from streams.llm.marketing_writer import (
     MessageWriter,
     build_marketing_messages,
     parse_marketing_reply,
-    simulate_marketing_reply,
     template_text,
 )
+from streams.llm.simulator.marketing import simulate_marketing_reply
 
 T0 = 1_700_000_000.0
 HOUR = 3600.0

@@ -44,13 +44,11 @@ EVIDENCE_MAX: Final = 300  # the schema's limit on an aspect's evidence
 MAX_CLAUSES: Final = 48
 
 
-def _ascii_words(pattern: str) -> re.Pattern[str]:
-    # Lookarounds instead of \b: in Python every CJK character is a word character, so \bcpu\b misses "的CPU".
-    return re.compile(rf"(?<![A-Za-z0-9])(?:{pattern})(?![A-Za-z0-9])", re.IGNORECASE)
-
-
 def _either(en: str, zh: str) -> re.Pattern[str]:
-    """One regex for both languages: a Chinese review quoting an English word ("wifi") still matches."""
+    """One regex for both languages: a Chinese review quoting an English word ("wifi") still matches.
+
+    Lookarounds instead of \\b around the English part: in Python every CJK character is a word character, so
+    \\bcpu\\b misses "的CPU"."""
     parts = [rf"(?<![A-Za-z0-9])(?:{en})(?![A-Za-z0-9])"] + ([f"(?:{zh})"] if zh else [])
     return re.compile("|".join(parts), re.IGNORECASE)
 
