@@ -21,7 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from models.dead_letter import source_aad, unframe_original
-from streams.kafka_client import KafkaConnection
+from streams.kafka_client import KafkaConnection, partitions_of
 from streams.sealing import Keyring, SealingError
 
 __all__ = ["LetterFilter", "RedriveSummary", "open_original", "read_letters", "redrive"]
@@ -56,10 +56,7 @@ async def read_letters(connection: KafkaConnection, topic: str, match: Callable[
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
-            await consumer.topics()
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(consumer, topic))]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)

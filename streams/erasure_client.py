@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from streams.kafka_client import partitions_of
 from streams.settings import Settings
 
 __all__ = ["request_erasure"]
@@ -28,9 +29,11 @@ async def request_erasure(settings: Settings, user_id: str, *, request_id: str |
         # Positioned at the end before the request is sent, so the audit cannot slip past.
         consumer = AIOKafkaConsumer(**connection.client_kwargs(), group_id=None, enable_auto_commit=False)
         await consumer.start()
-        await consumer.topics()
         partitions = [TopicPartition(settings.privacy_audit_topic, p)
-                      for p in sorted(consumer.partitions_for_topic(settings.privacy_audit_topic) or ())]
+                      for p in sorted(await partitions_of(consumer, settings.privacy_audit_topic))]
+        if not partitions:
+            await consumer.stop()
+            raise RuntimeError(f"topic {settings.privacy_audit_topic!r} does not exist: has a worker ever run here?")
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for tp in partitions:

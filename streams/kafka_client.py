@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import faust
+from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from streams.settings import Settings
 
-__all__ = ["KafkaConnection", "KafkaSecurityError", "SaslMechanism", "SecurityProtocol", "parse_servers"]
+__all__ = ["KafkaConnection", "KafkaSecurityError", "SaslMechanism", "SecurityProtocol", "parse_servers",
+           "partitions_of"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -157,3 +159,14 @@ class KafkaConnection:
             username=self.sasl_username,
             password=self.sasl_password.get_secret_value() if self.sasl_password else None,
             ssl_context=self.ssl_context(), mechanism=self.sasl_mechanism)
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The partitions `topic` has (empty when it does not exist), for a consumer that assigns partitions itself.
+    aiokafka refreshes metadata only for the topics its client tracks, which such a consumer does not until told:
+    `partitions_for_topic` stays None, even after `topics()` (which fetches into a throw-away copy)."""
+    known = consumer.partitions_for_topic(topic)
+    if known is None:
+        await consumer._client.add_topic(topic)  # the public API has no way to track a topic without subscribing
+        known = consumer.partitions_for_topic(topic)
+    return set(known or ())

@@ -24,7 +24,7 @@ from faust.types import TP
 from models.bounds import FieldBounds
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent, ForwardedSources, parse_forwarded_event
-from streams.kafka_client import KafkaConnection
+from streams.kafka_client import KafkaConnection, partitions_of
 
 __all__ = ["EndOffsetsFetch", "ForwardedReader", "SourceEnds", "kafka_end_offsets"]
 
@@ -66,7 +66,7 @@ def kafka_end_offsets(connection: KafkaConnection) -> EndOffsetsFetch:
                 consumer = started
             # A partition the topic does not have (a forged one) has no end to ask for: nothing of it exists.
             existing = [TopicPartition(tp.topic, tp.partition) for tp in tps
-                        if tp.partition in (await _partitions(consumer, tp.topic))]
+                        if tp.partition in (await partitions_of(consumer, tp.topic))]
             if not existing:
                 return {}
             # Any other error propagates: a broker away is no proof of forgery, and the event is retried after it.
@@ -76,12 +76,6 @@ def kafka_end_offsets(connection: KafkaConnection) -> EndOffsetsFetch:
     return fetch
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    known = consumer.partitions_for_topic(topic)
-    if known is None:  # not in the metadata yet
-        await consumer._client.force_metadata_update()
-        known = consumer.partitions_for_topic(topic)
-    return set(known or ())
 
 
 class ForwardedReader:
