@@ -1,9 +1,12 @@
-"""Cost of PII redaction per review: `python -m bench.redaction [--rounds 200]`, one JSON line.
+"""Cost and accuracy of PII redaction: `python -m bench.redaction [--rounds 200]`, one JSON line.
 
 The worker redacts every review before analysis, so redaction is on the hot path. Figures:
+  cases, misses, false_positives   the redaction test table: a miss is a case with personal data whose expectation
+                              failed; a false positive is a case whose result has a kind it should not have, or
+                              a case without personal data whose text changed
   redact_us_per_review        `redact()` over the bundled real reviews (data/sample_reviews.jsonl), mean µs
-  redact_pii_us_per_case      `redact()` over the redaction test table (tests/unit/redaction_cases.jsonl, when
-                              present): texts dense in personal data and near misses, the slow path
+  redact_pii_us_per_case      `redact()` over the redaction test table (tests/unit/redaction_cases.jsonl): texts
+                              dense in personal data and near misses, the slow path
   analyze_us_per_review       the offline analyzer on the same sample reviews, the other per-review CPU cost
   redact_share_of_analysis    redact_us_per_review / analyze_us_per_review, measured in the same run
 """
@@ -15,6 +18,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from streams.llm.redaction import redact
 from streams.settings import PROJECT_ROOT, Settings
@@ -45,6 +49,21 @@ def _mean_us(fn: Callable[[str], object], texts: Sequence[str], rounds: int) -> 
     return (time.perf_counter() - started) / (rounds * len(texts)) * 1e6
 
 
+def score(cases: Sequence[dict[str, Any]]) -> dict[str, int]:
+    misses = false_positives = 0
+    for case in cases:
+        result = redact(case["text"])
+        if case["kinds"]:
+            ok = (set(case["kinds"]) <= set(result.kinds) and result.text == case.get("expected", result.text)
+                  and not any(g in result.text for g in case.get("gone", []))
+                  and all(k in result.text for k in case.get("kept", [])))
+            misses += not ok
+            false_positives += bool(set(result.kinds) - set(case["kinds"]))
+        else:
+            false_positives += result.text != case["text"]
+    return {"cases": len(cases), "misses": misses, "false_positives": false_positives}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200, help="passes over the sample reviews")
@@ -52,11 +71,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     reviews = _texts(PROJECT_ROOT / "data" / "sample_reviews.jsonl", "text")
-    cases = _texts(PROJECT_ROOT / "tests" / "unit" / "redaction_cases.jsonl", "text")
+    cases_file = PROJECT_ROOT / "tests" / "unit" / "redaction_cases.jsonl"
+    cases = _texts(cases_file, "text")
     figures: dict[str, float | int] = {"reviews": len(reviews), "rounds": args.rounds}
+    if cases:
+        figures.update(score([json.loads(line) for line in cases_file.read_text(encoding="utf-8").splitlines()
+                              if line.strip()]))
     figures["redact_us_per_review"] = round(_mean_us(redact, reviews, args.rounds), 2)
     if cases:
-        figures["pii_cases"] = len(cases)
         figures["redact_pii_us_per_case"] = round(_mean_us(redact, cases, max(1, args.rounds // 4)), 2)
     if not args.no_analyzer:
         from streams.llm.local.analyzer import LocalAnalyzer
