@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 async def analyse_reviews(stream: StreamT[Any]) -> None:
     analyzer, fallback = worker_analyzers(settings, metrics)
     processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, max_text_chars=settings.max_text_chars,
-                                allow_concessions=settings.reply_allow_concessions)
+                                allow_concessions=settings.reply_allow_concessions, competitors=settings.competitors)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
 

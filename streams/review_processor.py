@@ -1,15 +1,16 @@
 """From the raw bytes of one `reviews` message to exactly one result: a `ReviewInsight` or a `DeadLetter`.
 
 No Kafka here: the review agent and `reviewstream analyze` both use it, and unit tests drive it directly.
-Steps: parse and validate → redact personal data → analyse (LLM or offline) → build the insight. When the LLM keeps
-failing, the offline analyzer answers and the insight says `degraded: true`; nothing is dropped.
+Steps: parse and validate → redact personal data → analyse (LLM or offline) → check what the model wrote (the
+output guard: whichever analyzer answered) → build the insight → reply policy. When the LLM keeps failing, the
+offline analyzer answers and the insight says `degraded: true`; nothing is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.dead_letter import DeadLetter
@@ -18,6 +19,7 @@ from models.insight import ReviewInsight
 from models.review import MAX_TEXT_CHARS, Review, parse_review
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import InvalidReply, LLMError, PermanentLLMError, TransientLLMError
+from streams.llm.output_guard import OutputGuard, parse_competitors
 from streams.llm.redaction import redact
 from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
@@ -65,8 +67,10 @@ class ReviewProcessor:
         max_text_chars: int = MAX_TEXT_CHARS,
         clock: Callable[[], float] = time.time,
         allow_concessions: bool = False,
+        competitors: Sequence[str] = (),
     ) -> None:
         self.analyzer = analyzer
+        self.output_guard = OutputGuard(parse_competitors(competitors))
         self.allow_concessions = allow_concessions
         self.fallback = fallback
         self.metrics = metrics or Metrics()
@@ -95,11 +99,18 @@ class ReviewProcessor:
             self.metrics.redactions.labels(kind).inc()
         text = ReviewText(text=redacted.text, lang_hint=review.lang, rating=review.rating)
         reply, degraded = await self._analyse_text(text)
+        checked = self.output_guard.check(reply.analysis, review_text=redacted.text, lang_hint=review.lang)
+        for rejection in checked.rejections:
+            self.metrics.model_output_rejections.labels(rejection.field, rejection.reason).inc()
+        if checked.rejections:
+            # Fields and reasons only: the rejected text may hold exactly what must not reach a log.
+            log.info("review %s: %s output rejected: %s", review.review_id, reply.model,
+                     ", ".join(f"{r.field}/{r.reason}" for r in checked.rejections))
         insight = ReviewInsight.build(
             review_id=review.review_id,
             user_id=review.user_id,
             product_id=review.product_id,
-            analysis=reply.analysis,
+            analysis=checked.analysis,
             model=reply.model,
             degraded=degraded or reply.degraded,
             redacted=list(redacted.kinds),

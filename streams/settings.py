@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     max_text_chars: int = Field(8000, ge=1, description="longer reviews go to dead-letters as text_too_long")
     reply_allow_concessions: bool = Field(False, description="let reply drafts mention refunds or compensation")
+    competitors: list[str] = Field(
+        [], description="competitors a model may name when the review names them, on top of the built-in table: "
+        "'Name' or 'Name=alias|alias' (JSON list); any other competitor must occur in the review itself")
     support_queue_urgency: list[str] = Field(["high", "critical"], description="urgencies sent to the support queue")
 
     # Alert rules (models/alerts.py).
