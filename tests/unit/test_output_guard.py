@@ -79,6 +79,8 @@ def test_a_summary_with_a_link_contact_name_or_credential_request_is_replaced_by
     "Sorry! Please reply with your password so we can verify the order.",
     "Sorry! Send us your card number and CVV to process a refund.",
     "很抱歉，请发送短信验证码给客服以便核实。",
+    "很抱歉，请把您的银行卡号和密码发给我们处理。",
+    "Sorry about that! Please DM us your login details and what's your PIN?",
     "Sorry! Claim your voucher at http://evil.example/claim",
     "Dear Anna, we are sorry about the leak.",
 ])

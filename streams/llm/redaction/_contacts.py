@@ -1,6 +1,7 @@
 """Ways to reach a person: links, e-mail addresses (also spelled out), IP addresses, messenger ids.
 
->>> [(kind, text[s:e]) for s, e, kind in find_contacts(text := "jo [at] example [dot] com, 微信: jojo_88")]
+>>> text = "jo [at] example [dot] com, 微信: jojo_88"
+>>> [(kind, text[s:e]) for s, e, kind in find_contacts(text)]
 [('email', 'jo [at] example [dot] com'), ('chat_id', 'jojo_88')]
 
 - **URL**: anything with a scheme (`https://`, `ftp://`), anything starting `www.`, and a domain followed by a path

@@ -1,6 +1,7 @@
 """People's names, where the text itself says that a word is a name.
 
->>> [(kind, text[s:e]) for s, e, kind in find_names(text := "Hi, I'm Sarah Jones. 我叫张三，收件人：李四")]
+>>> text = "Hi, I'm Sarah Jones. 我叫张三，收件人：李四"
+>>> [(kind, text[s:e]) for s, e, kind in find_names(text)]
 [('name', 'Sarah Jones'), ('name', '张三'), ('name', '李四')]
 
 A name has no shape of its own ("Will", "Grace" and "Frank" are words too, and any two Chinese characters can be a

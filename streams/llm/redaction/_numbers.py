@@ -1,6 +1,7 @@
 """Numbers that identify a person: Chinese resident ID numbers, payment cards, phone numbers.
 
->>> [(kind, text[s:e]) for s, e, kind in find_numbers(text := "Card #4111111111111111, tel 138.1234.5678")]
+>>> text = "Card #4111111111111111, tel 138.1234.5678"
+>>> [(kind, text[s:e]) for s, e, kind in find_numbers(text)]
 [('bank_card', '4111111111111111'), ('phone', '138.1234.5678')]
 
 One scanner finds every run of digits, however it is split (spaces, dots, dashes, brackets around an area code, a
@@ -51,7 +52,8 @@ _DIGIT_GROUPS: Final = re.compile(r"\d+")
 # Words that make a number something else. Matched against the characters just before the run.
 _NOT_PERSONAL: Final = re.compile(
     r"(?:(?<![A-Za-z])(?:order|tracking|track|invoice|receipt|serial|s/?n|sku|imei|ref(?:erence)?|model|part|item|"
-    r"asin|isbn|upc|ean|barcode|batch|lot|ticket|case|booking|confirmation|transaction|parcel|shipment|waybill)|"
+    r"asin|isbn(?:[- ]?1[03])?|upc|ean(?:[- ]?1[03])?|barcode|batch|lot|ticket|case|booking|confirmation|"
+    r"transaction|parcel|shipment|waybill)|"
     r"订单|单号|运单|快递单|物流单|编号|序列号|发票|货号|型号|批号|条码|工单|流水号|交易号)"
     r"\s*(?:number|num|no|nr|id|code|#|号码|号)?\.?\s*(?:is|was|:|：|#|为|是)?\s*$",
     re.IGNORECASE,

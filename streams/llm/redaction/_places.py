@@ -1,6 +1,7 @@
 """Where a person lives: street addresses (English, German, French, Chinese), PO boxes, postcodes.
 
->>> [(kind, text[s:e]) for s, e, kind in find_places(text := "10 downing street, london SW1A 2AA")]
+>>> text = "10 downing street, london SW1A 2AA"
+>>> [(kind, text[s:e]) for s, e, kind in find_places(text)]
 [('address', '10 downing street'), ('postcode', 'SW1A 2AA')]
 
 Addresses are anchored on structure that prose lacks: a house number then a street type ("221B Baker Street",

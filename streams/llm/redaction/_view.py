@@ -2,9 +2,9 @@
 
 >>> v = view_of("电话：１３８\u200b1234 5678")
 >>> v.text
-'电话:138 1234 5678'
->>> v.original_span(3, 16)
-(3, 17)
+'电话:1381234 5678'
+>>> v.original_span(3, 15)
+(3, 16)
 
 The view is the original with, character by character:
 - NFKC applied where it yields one character (full-width digits and letters, `＠`, `．`, ideographic space,
