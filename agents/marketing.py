@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 async def write_messages(stream: StreamT[Any]) -> None:
     analyzer, _ = worker_analyzers(settings, metrics)
     gateway = analyzer if isinstance(analyzer, LLMGateway) else None
-    writer = MessageWriter(gateway)
+    writer = MessageWriter(gateway, metrics=metrics)
     log.info("marketing agent: writer=%s", "llm" if gateway else "template")
 
     async def handle(event: EventT) -> None:

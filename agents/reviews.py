@@ -23,7 +23,8 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
     analyzer, fallback = worker_analyzers(settings, metrics)
     processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, bounds=settings.field_bounds(),
                                 max_attempts=settings.poison_max_attempts,
-                                allow_concessions=settings.reply_allow_concessions, dead_letters=dead_letters)
+                                allow_concessions=settings.reply_allow_concessions, dead_letters=dead_letters,
+                                competitors=settings.competitors)
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
 

@@ -112,7 +112,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     async def run() -> int:
         analyzer, fallback = build_analyzers(settings)
         processor = ReviewProcessor(analyzer, fallback=fallback, bounds=settings.field_bounds(),
-                                    allow_concessions=settings.reply_allow_concessions)
+                                    allow_concessions=settings.reply_allow_concessions,
+                                    competitors=settings.competitors)
         try:
             out = None if args.output in (None, "-") else Path(args.output)
             summary = await analyze_file(Path(args.file), out, processor,

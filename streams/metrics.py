@@ -90,6 +90,13 @@ class Metrics:
         self.redactions = Counter(
             "reviewstream_pii_redactions_total", "Reviews with personal data redacted, by kind.", ["kind"], registry=r
         )
+        self.model_output_rejections = Counter(
+            "reviewstream_model_output_rejections_total",
+            "Model-written fields dropped or replaced before publishing, by field (summary, suggested_reply, aspect, "
+            "competitor, language, marketing_subject, marketing_body) and reason (link, contact, personal_data, name, "
+            "credential_request, not_in_review, not_a_quote, not_a_label, not_a_language, offer, code).",
+            ["field", "reason"], registry=r,
+        )
 
     def _llm_metrics(self, r: CollectorRegistry) -> None:
         # OpenTelemetry GenAI semantic-convention names where they exist, our own prefix for the rest.

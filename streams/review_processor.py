@@ -1,15 +1,16 @@
 """From the raw bytes of one `reviews` message to exactly one result: a `ReviewInsight` or a `DeadLetter`.
 
 No Kafka here: the review agent and `reviewstream analyze` both use it, and unit tests drive it directly.
-Steps: parse and validate → redact personal data → analyse (LLM or offline) → build the insight. When the LLM keeps
-failing, the offline analyzer answers and the insight says `degraded: true`; nothing is dropped.
+Steps: parse and validate → redact personal data → analyse (LLM or offline) → check what the model wrote (the
+output guard: whichever analyzer answered) → build the insight → reply policy. When the LLM keeps failing, the
+offline analyzer answers and the insight says `degraded: true`; nothing is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from models.bounds import DEFAULT_BOUNDS, FieldBounds
@@ -20,6 +21,7 @@ from models.review import Review, parse_review
 from streams.dead_letters import DeadLetters
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import LLMError, outcome_of
+from streams.llm.output_guard import OutputGuard, parse_competitors
 from streams.llm.redaction import redact
 from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
@@ -60,8 +62,10 @@ class ReviewProcessor:
         allow_concessions: bool = False,
         dead_letters: DeadLetters | None = None,
         max_attempts: int = 3,
+        competitors: Sequence[str] = (),
     ) -> None:
         self.analyzer = analyzer
+        self.output_guard = OutputGuard(parse_competitors(competitors))
         self.allow_concessions = allow_concessions
         self.fallback = fallback
         self.metrics = metrics or Metrics()
@@ -98,11 +102,18 @@ class ReviewProcessor:
             self.metrics.redactions.labels(kind).inc()
         text = ReviewText(text=redacted.text, lang_hint=review.lang, rating=review.rating)
         reply, degraded = await self._analyse_text(text)
+        checked = self.output_guard.check(reply.analysis, review_text=redacted.text, lang_hint=review.lang)
+        for rejection in checked.rejections:
+            self.metrics.model_output_rejections.labels(rejection.field, rejection.reason).inc()
+        if checked.rejections:
+            # Fields and reasons only: the rejected text may hold exactly what must not reach a log.
+            log.info("review %s: %s output rejected: %s", review.review_id, reply.model,
+                     ", ".join(f"{r.field}/{r.reason}" for r in checked.rejections))
         insight = ReviewInsight.build(
             review_id=review.review_id,
             user_id=review.user_id,
             product_id=review.product_id,
-            analysis=reply.analysis,
+            analysis=checked.analysis,
             model=reply.model,
             degraded=degraded or reply.degraded,
             redacted=list(redacted.kinds),

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
                                      "this many times is dead-lettered, so that its partition moves on")
     dead_letter_retention_days: float = Field(30.0, gt=0, description="how long the dead-letter topic keeps letters")
     reply_allow_concessions: bool = Field(False, description="let reply drafts mention refunds or compensation")
+    competitors: list[str] = Field(
+        [], description="competitors a model may name when the review names them, on top of the built-in table: "
+        "'Name' or 'Name=alias|alias' (JSON list); any other competitor must occur in the review itself")
     support_queue_urgency: list[str] = Field(["high", "critical"], description="urgencies sent to the support queue")
 
     # Alert rules (models/alerts.py).

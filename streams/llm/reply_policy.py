@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from models.insight import ReviewInsight
+from models.insight import ReviewAnalysis, ReviewInsight
 from streams.llm.local.writing import Findings, needs_reply, write_reply
 
 __all__ = ["CONCESSION", "enforce_reply_policy", "findings_of"]
@@ -29,7 +29,8 @@ CONCESSION: Final = re.compile(
 Action = Literal["kept", "filled", "rewritten"]
 
 
-def findings_of(insight: ReviewInsight) -> Findings:
+def findings_of(insight: ReviewInsight | ReviewAnalysis) -> Findings:
+    """What the templates need, from the closed and checked fields only (never the model's free text)."""
     aspects = insight.aspects
     return Findings(
         language=insight.language, sentiment=insight.sentiment, intent=insight.intent,

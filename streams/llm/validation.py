@@ -2,6 +2,9 @@
 
 A reply that fails is never published as is: `validate_analysis` raises `InvalidReply` (the caller retries or falls
 back) and quietly drops aspects whose evidence is not in the text, because a made-up quote is worse than none.
+Evidence is a quote of at least one whole word: "a" or "t" occurs in any English review and "很" in any Chinese one,
+and "leak" inside "sleaky" proves nothing. The output guard (`streams.llm.output_guard`) applies the same check to
+every analyzer's answer, the offline one included.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from typing import Any
+from typing import Any, Final
 
 import jsonschema
 import orjson
@@ -43,9 +46,36 @@ def normalise_for_match(text: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip().casefold()
 
 
+_QUOTE_TRIM: Final = " .,!?;:\"'。，！？；：“”‘’…"
+
+
+def _latin_alnum(ch: str) -> bool:
+    """A letter or digit of a script that spaces its words (Latin, Greek, Cyrillic…): quotes must not cut one."""
+    return ch.isalnum() and not ("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" or "\uf900" <= ch <= "\ufaff")
+
+
 def evidence_is_quoted(evidence: str, text: str) -> bool:
-    needle = normalise_for_match(evidence).strip(" .,!?;:\"'。，！？；：“”‘’…")
-    return bool(needle) and needle in normalise_for_match(text)
+    """Whether `evidence` is a verbatim quote of `text` made of whole words, at least two letters long.
+
+    >>> evidence_is_quoted("battery died", "The battery died fast"), evidence_is_quoted("a", "a bad kettle")
+    (True, False)
+    >>> evidence_is_quoted("attery", "The battery died"), evidence_is_quoted("电池", "电池不行")
+    (False, True)
+    """
+    needle = normalise_for_match(evidence).strip(_QUOTE_TRIM)
+    if sum(ch.isalnum() for ch in needle) < 2:
+        return False
+    haystack = normalise_for_match(text)
+    cut_start, cut_end = _latin_alnum(needle[0]), _latin_alnum(needle[-1])
+    at = haystack.find(needle)
+    while at >= 0:
+        end = at + len(needle)
+        starts_word = not (cut_start and at > 0 and _latin_alnum(haystack[at - 1]))
+        ends_word = not (cut_end and end < len(haystack) and _latin_alnum(haystack[end]))
+        if starts_word and ends_word:
+            return True
+        at = haystack.find(needle, at + 1)
+    return False
 
 
 def validate_analysis(data: Any, text: str) -> ReviewAnalysis:
