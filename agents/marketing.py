@@ -15,7 +15,8 @@ from faust.types import EventT, StreamT
 from models.errors import InvalidEvent
 from models.marketing import parse_marketing_trigger
 from streams.app import app, bounds, dead_letters, marketing_topic, marketing_triggers_in_topic, metrics, settings
-from streams.llm.factory import worker_analyzers
+from streams.llm.analyzer import Analyzer
+from streams.llm.factory import shared_analyzers
 from streams.llm.gateway import LLMGateway
 from streams.llm.marketing_writer import MessageWriter
 from streams.output import Output, publish
@@ -29,7 +30,11 @@ log = logging.getLogger(__name__)
 
 @app.agent(marketing_triggers_in_topic, name="marketing")
 async def write_messages(stream: StreamT[Any]) -> None:
-    analyzer, _ = worker_analyzers(settings, metrics)
+    async with shared_analyzers(settings, metrics) as (analyzer, _):
+        await _write(stream, analyzer)
+
+
+async def _write(stream: StreamT[Any], analyzer: Analyzer) -> None:
     gateway = analyzer if isinstance(analyzer, LLMGateway) else None
     writer = MessageWriter(gateway, metrics=metrics)
     log.info("marketing agent: writer=%s", "llm" if gateway else "template")

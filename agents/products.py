@@ -1,8 +1,9 @@
 """`<app>-product-events` → per-product sentiment windows (event time) → `product-sentiment`, and the product alert
 rules (safety_issue, negative_spike, competitor_trend; models/alerts.py) → `alerts`.
 
-Windows live in a plain table keyed `product_id:window_start` rather than a Faust windowed table, whose pitfalls
-(message time instead of event time, hopping values, keys that never expire after a restart) FACTS.md lists.
+Windows live in a plain table keyed `product_id:window_start` rather than a Faust windowed table, whose pitfalls are
+listed in models/product_sentiment.py (message time instead of event time, hopping values, keys that never expire
+after a restart).
 `product_windows_index` keeps each product's recent window starts, bounded, for reading and for cleanup.
 """
 

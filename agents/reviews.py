@@ -8,7 +8,8 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 from streams.app import app, dead_letters, insights_topic, lag, metrics, reread, reviews_topic, settings
-from streams.llm.factory import worker_analyzers
+from streams.llm.analyzer import Analyzer
+from streams.llm.factory import shared_analyzers
 from streams.output import Output, publish
 from streams.pipelined import PipelinedStream
 from streams.review_processor import ReviewProcessor, SourceMessage
@@ -20,7 +21,11 @@ log = logging.getLogger(__name__)
 
 @app.agent(reviews_topic, name="reviews")
 async def analyse_reviews(stream: StreamT[Any]) -> None:
-    analyzer, fallback = worker_analyzers(settings, metrics)
+    async with shared_analyzers(settings, metrics) as (analyzer, fallback):
+        await _analyse(stream, analyzer, fallback)
+
+
+async def _analyse(stream: StreamT[Any], analyzer: Analyzer, fallback: Analyzer | None) -> None:
     processor = ReviewProcessor(analyzer, fallback=fallback, metrics=metrics, bounds=settings.field_bounds(),
                                 max_attempts=settings.poison_max_attempts,
                                 allow_concessions=settings.reply_allow_concessions, dead_letters=dead_letters,
@@ -48,13 +53,7 @@ async def analyse_reviews(stream: StreamT[Any]) -> None:
         elif result.dead_letter is not None:
             await publish(dead_letters.as_output(result.dead_letter), metrics, instead)
 
-    try:
-        # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
-        pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
-                                   on_finished=lag.note_finished, on_fatal=app.crash,
-                                   reread=reread)
-        await pipeline.run(stream, handle)
-    finally:
-        await analyzer.aclose()
-        if fallback is not None:
-            await fallback.aclose()
+    # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
+    pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
+                               on_finished=lag.note_finished, on_fatal=app.crash, reread=reread)
+    await pipeline.run(stream, handle)

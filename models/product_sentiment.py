@@ -1,19 +1,20 @@
 """Per-product sentiment windows in event time, as plain table values (no Faust windowed tables).
 
-Faust's windowed tables place events by Kafka message time, return the newest hopping window from `.value()` and
-never expire windowed keys restored after a restart (docs/FACTS.md). So the worker keeps windows in a plain table
-keyed by `window_key(product_id, window_start)` and drives them with these pure functions:
+Faust's windowed tables (faust-streaming 0.15.3) place events by Kafka message time even with `relative_to_field`,
+return the newest hopping window from `.value()`, and never expire windowed keys restored after a restart
+(faust-streaming issue 385). So the worker keeps windows in a plain table keyed by
+`window_key(product_id, window_start)` and drives them with these pure functions:
 
 >>> facts = insight_facts(insight)                                                      # doctest: +SKIP
 >>> for start, end in window_bounds(facts.at, size_s=3600, step_s=900):                  # doctest: +SKIP
-...     if expired(end, watermark, grace_s=600):
-...         continue                                                # too late: that window is already final
 ...     key = window_key(facts.product_id, start)
 ...     table[key] = fold_insight_into_window(table.get(key), insight, start, end, source)
 
 Windows are half-open, [window_start, window_end), aligned to multiples of `step_s` since the Unix epoch, and an
-insight's event time is when the review was written (`review_created_at`), else when it was analysed. Delete a
-window (after publishing it a last time) once `expired(window_end, watermark, grace_s)`.
+insight's event time is when the review was written (`review_created_at`), else when it was analysed. No window is
+ever final: a late review still joins the window of its event time and the window is published again. What bounds
+the table is a count, not a watermark: the agent keeps each product's newest `REVIEWSTREAM_WINDOWS_KEPT_PER_PRODUCT`
+windows (an index per product lists their starts) and deletes older ones as newer ones open.
 
 Replays: a window remembers the `review_id`s it folded (at most `max_review_ids`) and the highest offset folded per
 source partition, and skips an insight it already holds by either. The ids also catch a duplicate insight published
@@ -38,7 +39,6 @@ __all__ = [
     "ProductWindow",
     "WindowConfig",
     "already_in_window",
-    "expired",
     "fold_insight_into_window",
     "window_bounds",
     "window_key",
@@ -118,14 +118,6 @@ def window_bounds(event_time: float, size_s: int, step_s: int) -> list[tuple[int
         bounds.append((start, start + size_s))
         start -= step_s
     return bounds[::-1]
-
-
-def expired(window_end: float, watermark: float, grace_s: float) -> bool:
-    """True once the watermark (highest event time seen, in the caller's sense) is `grace_s` past the window's end.
-
-    An expired window is final: publish it, delete it, and drop insights that would still fall into it.
-    """
-    return watermark >= window_end + grace_s
 
 
 def already_in_window(

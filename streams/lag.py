@@ -1,7 +1,8 @@
 """Consumer lag per input partition, in messages and in seconds, from what the worker already knows.
 
-Faust has no lag metric (FACTS.md): the end offset comes from the consumer's highwater, the committed offset from
-its last commit, and "how far behind in time" from the Kafka timestamp of the newest event this worker finished.
+Faust has no lag metric (its Prometheus sensor, faust-streaming 0.15.3, exports none): the end offset comes from the
+consumer's highwater, the committed offset from its last commit, and "how far behind in time" from the Kafka
+timestamp of the newest event this worker finished.
 Pure bookkeeping with explicit time; the app's timer feeds it and copies the figures into gauges.
 """
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
 from streams.llm.analyzer import Analyzer
 from streams.llm.gateway import GatewayConfig, LLMGateway
 from streams.llm.local import LocalAnalyzer
@@ -9,7 +13,7 @@ from streams.llm.transport import OpenAITransport
 from streams.metrics import Metrics
 from streams.settings import Settings
 
-__all__ = ["build_analyzers", "build_gateway", "gateway_config", "openai_transport", "worker_analyzers"]
+__all__ = ["build_analyzers", "build_gateway", "gateway_config", "openai_transport", "shared_analyzers"]
 
 
 def gateway_config(settings: Settings) -> GatewayConfig:
@@ -54,13 +58,37 @@ def build_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple
     return build_gateway(settings, metrics), local
 
 
-_worker_analyzers: dict[int, tuple[Analyzer, Analyzer | None]] = {}
+@dataclass
+class _Shared:
+    analyzers: tuple[Analyzer, Analyzer | None]
+    users: int = 0
 
 
-def worker_analyzers(settings: Settings, metrics: Metrics | None = None) -> tuple[Analyzer, Analyzer | None]:
-    """The analyzers of this worker process, built once: the review and marketing agents share one gateway, so one
-    rate limit and one set of request slots (where analysis goes first) cover both."""
+_shared: dict[int, _Shared] = {}
+
+
+@contextlib.asynccontextmanager
+async def shared_analyzers(settings: Settings, metrics: Metrics | None = None,
+                           ) -> AsyncIterator[tuple[Analyzer, Analyzer | None]]:
+    """The analyzers of this worker process, built once and shared: the review and marketing agents use one gateway,
+    so one rate limit and one set of request slots (where analysis goes first) cover both. The last agent to leave
+    closes them: one agent stopping must not close what another still uses.
+
+    >>> async with shared_analyzers(settings, metrics) as (analyzer, fallback):   # doctest: +SKIP
+    ...     ...
+    """
     key = id(settings)
-    if key not in _worker_analyzers:
-        _worker_analyzers[key] = build_analyzers(settings, metrics)
-    return _worker_analyzers[key]
+    entry = _shared.get(key)
+    if entry is None:
+        entry = _shared[key] = _Shared(build_analyzers(settings, metrics))
+    entry.users += 1
+    try:
+        yield entry.analyzers
+    finally:
+        entry.users -= 1
+        if entry.users == 0:
+            del _shared[key]
+            analyzer, fallback = entry.analyzers
+            await analyzer.aclose()
+            if fallback is not None:
+                await fallback.aclose()

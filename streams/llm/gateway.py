@@ -94,7 +94,8 @@ class GatewayConfig:
     # with 32 reviews costs far fewer tokens than 32 requests, so light traffic does not hit the token limit.
     batch_max_wait_under_limit_s: float = 2.0
     attempt_timeout_s: float = 30.0
-    deadline_s: float = 180.0
+    # The defaults are Settings' (streams/llm/factory.py builds the worker's from them; a unit test compares the two).
+    deadline_s: float = 45.0
     max_attempts: int = 5
     backoff_base_s: float = 0.5
     backoff_max_s: float = 20.0

@@ -11,7 +11,6 @@ exception (neither `__cause__` nor `__context__`: its text could echo the key).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,9 +87,9 @@ class OpenAITransport:
         timeout_s: float = 30.0,
         max_retries: int = 0,
     ) -> None:
-        # An empty OPENAI_BASE_URL (a copied .env.example) means "not set", not "no URL".
-        resolved_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        # Both come from Settings (which reads OPENAI_BASE_URL and OPENAI_API_KEY); an empty one means "not set".
+        resolved_url = base_url or None
+        key = api_key or None
         if key is None and resolved_url is not None and urlsplit(resolved_url).hostname in _LOCAL_HOSTS:
             key = LOCAL_PLACEHOLDER_API_KEY
         if key is None:

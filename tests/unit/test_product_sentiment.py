@@ -15,7 +15,6 @@ from models.product_sentiment import (
     ProductWindow,
     WindowConfig,
     already_in_window,
-    expired,
     fold_insight_into_window,
     window_bounds,
     window_key,
@@ -79,13 +78,6 @@ def test_window_keys_split_back_even_with_colons_in_the_product_id() -> None:
     key = window_key("shop:p:1", T0)
     product, start = key.rsplit(":", 1)
     assert (product, int(start)) == ("shop:p:1", T0)
-
-
-@pytest.mark.parametrize(
-    ("watermark", "result"), [(T0 + HOUR + 599, False), (T0 + HOUR + 600, True), (T0, False)]
-)
-def test_expiry_waits_for_the_grace_period(watermark: float, result: bool) -> None:
-    assert expired(T0 + HOUR, watermark, grace_s=600) is result
 
 
 # ---------------------------------------------------------------------------------------------------- fold
