@@ -30,7 +30,7 @@ from streams.output import Output
 __all__ = ["repartitioned_click", "route_click", "route_clicks"]
 
 
-def route_click(event: EventT) -> Sequence[Output]:
+def route_click(event: EventT[Any]) -> Sequence[Output]:
     message = event.message
     try:
         click = parse_click(message.value, bounds=bounds)
@@ -39,7 +39,7 @@ def route_click(event: EventT) -> Sequence[Output]:
     return [repartitioned_click(event, click)]
 
 
-def repartitioned_click(event: EventT, click: ClickEvent) -> Output:
+def repartitioned_click(event: EventT[Any], click: ClickEvent) -> Output:
     """The click on its way to its user's partition of the profile events, with where it came from."""
     message = event.message
     forwarded = ForwardedEvent(kind="click", source_topic=message.topic, source_partition=message.partition,

@@ -34,7 +34,7 @@ from streams.output import Output
 __all__ = ["route_insight", "route_insights"]
 
 
-def route_insight(event: EventT) -> Sequence[Output]:
+def route_insight(event: EventT[Any]) -> Sequence[Output]:
     message = event.message
     try:
         insight = parse_insight(decode_json_object(message.value), bounds=bounds)

@@ -39,7 +39,7 @@ async def _write(stream: StreamT[Any], analyzer: Analyzer) -> None:
     writer = MessageWriter(gateway, metrics=metrics)
     log.info("marketing agent: writer=%s", "llm" if gateway else "template")
 
-    async def handle(event: EventT) -> None:
+    async def handle(event: EventT[Any]) -> None:
         try:
             trigger = parse_marketing_trigger(event.message.value, bounds=bounds)
         except InvalidEvent as exc:

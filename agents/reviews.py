@@ -33,7 +33,7 @@ async def _analyse(stream: StreamT[Any], analyzer: Analyzer, fallback: Analyzer 
     log.info("review agent: analyzer=%s fallback=%s in-flight=%d", analyzer.name,
              fallback.name if fallback else None, settings.llm_max_inflight)
 
-    async def handle(event: EventT) -> None:
+    async def handle(event: EventT[Any]) -> None:
         # Only these fields: a review read back after the consumer skipped it is not a Faust event (pipelined.py).
         message = event.message
         source = SourceMessage(

@@ -3,7 +3,7 @@
     python -m bench.faust_floor   (configured by the environment; bench.profiles runs it)
 
 A minimal Faust app with the worker's settings (RocksDB store, acks=all, the same producer linger, the fixes of
-streams/faust_fixes.py) reads the bench's events and either does nothing with them (`stateless`: Faust's consumer,
+streams/compat/) reads the bench's events and either does nothing with them (`stateless`: Faust's consumer,
 conductor and stream alone) or makes exactly one table read and one table write per event (`one_table_write`: a
 counter per key as raw bytes, so RocksDB plus one changelog record and no model codec). It writes
 `{"mode": ..., "events_per_s": ...}` to FLOOR_RESULT and exits once FLOOR_EVENTS events are handled. The profile
@@ -21,7 +21,7 @@ import faust
 import orjson
 from faust.worker import Worker
 
-from streams import faust_fixes
+from streams import compat
 from streams.settings import Settings
 
 MODES = ("stateless", "one_table_write")
@@ -29,7 +29,7 @@ MODES = ("stateless", "one_table_write")
 
 def build(mode: str, broker: str, topic: str, partitions: int, events: int, result: Path, datadir: str,
           tag: str) -> faust.App:
-    faust_fixes.apply()
+    compat.apply()
     # The same connection settings as the worker's (REVIEWSTREAM_KAFKA_* apply).
     kafka = Settings(broker=broker).kafka()
     app = faust.App(f"bench-floor-{mode}-{tag}", broker=kafka.faust_broker,

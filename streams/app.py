@@ -24,9 +24,9 @@ from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.session import Session
-from streams import due_index, faust_fixes
+from streams import due_index
 from streams.api_auth import ApiGuard
-from streams.compat_check import check_versions
+from streams.compat.faust_internals import committed_offset, partition_databases
 from streams.dead_letters import DeadLetters
 from streams.kafka_client import KafkaConnection
 from streams.lag import LagTracker
@@ -77,9 +77,6 @@ lag = LagTracker()
 SAMPLE_INTERVAL_S = 5.0
 TABLE_SAMPLE_INTERVAL_S = 15.0
 
-# The fixes patch faust's and mode's internals: only on the exact versions they were written for.
-check_versions()
-faust_fixes.apply()
 
 app = faust.App(
     settings.app_id,
@@ -189,7 +186,7 @@ class _LoopClock:
     sampled: ClassVar[set[Any]] = set()
 
 
-@app.timer(interval=SAMPLE_INTERVAL_S)
+@app.timer(interval=SAMPLE_INTERVAL_S)  # type: ignore[untyped-decorator]  # Faust's decorators are unannotated
 async def sample_consumer_state() -> None:
     """Consumer lag per input partition, rebalances, assignment and event-loop delay, as gauges."""
     now_mono = time.monotonic()
@@ -209,7 +206,7 @@ async def sample_consumer_state() -> None:
     _LoopClock.sampled = set(assigned)
     for tp in assigned:
         # Faust keeps the committed offsets privately; they are the next offset to read, like the highwater.
-        committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]
+        committed = committed_offset(consumer, tp)
         try:
             end = consumer.highwater(tp)
         except (AssertionError, KeyError, AttributeError):  # not fetched yet after an assignment
@@ -221,7 +218,7 @@ async def sample_consumer_state() -> None:
         metrics.seconds_since_commit.labels(*labels).set(sample.seconds_since_commit)
 
 
-@app.timer(interval=TABLE_SAMPLE_INTERVAL_S)
+@app.timer(interval=TABLE_SAMPLE_INTERVAL_S)  # type: ignore[untyped-decorator]
 async def sample_table_sizes() -> None:
     """Keys per table on this worker (its active and standby partitions): RocksDB's own estimate, which costs
     nothing, where counting 1M profiles would stall the event loop; the memory store counts."""
@@ -231,7 +228,7 @@ async def sample_table_sizes() -> None:
 
 def table_keys(table: Any) -> int:
     store = table.data
-    dbs = getattr(store, "_dbs", None)
+    dbs = partition_databases(store)
     if dbs is None:
         return len(store)
     total = 0

@@ -57,6 +57,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     _connect_check(use_settings(Settings(**{k: v for k, v in overrides.items() if v})))
     from faust.worker import Worker
 
+    from streams import compat
+
+    # Third-party fixes, explicitly, before the app exists (streams/compat/: each with its upstream issue).
+    compat.apply()
+
     import agents.clickstream
     import agents.insights
     import agents.marketing

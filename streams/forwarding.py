@@ -28,7 +28,7 @@ __all__ = ["Route", "forward_in_order", "with_skipped"]
 log = logging.getLogger(__name__)
 
 
-Route = Callable[[EventT], Sequence[Output]]
+Route = Callable[[EventT[Any]], Sequence[Output]]
 
 
 async def forward_in_order(
@@ -45,7 +45,7 @@ async def forward_in_order(
     """Send `route(event)` for each event, in order; ack each event after all its outputs are delivered. An output
     Kafka will never take (too large, not encodable) is replaced by the event's dead letter."""
     manual = cast(Stream[Any], stream).noack()
-    queue: asyncio.Queue[tuple[EventT | RereadEvent, list[Awaitable[Any]]]] = asyncio.Queue(maxsize=capacity)
+    queue: asyncio.Queue[tuple[EventT[Any] | RereadEvent, list[Awaitable[Any]]]] = asyncio.Queue(maxsize=capacity)
     metrics.in_flight_capacity.labels(agent).set(capacity)
     metrics.in_flight.labels(agent).set_function(queue.qsize)
 
@@ -73,7 +73,7 @@ async def forward_in_order(
         await asyncio.gather(acker, return_exceptions=True)
 
 
-async def _send_or_letter(output: Output, event: EventT | RereadEvent, metrics: Metrics,
+async def _send_or_letter(output: Output, event: EventT[Any] | RereadEvent, metrics: Metrics,
                           dead_letters: DeadLetters) -> Awaitable[Any]:
     instead = dead_letters.instead(event.message, stage="publish")
     while True:

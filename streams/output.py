@@ -68,9 +68,9 @@ class OutputRejected(Exception):
 
 def _record_error(exc: BaseException) -> BaseException | None:
     """The record-level error behind `exc`, or None when sending again may work."""
-    cause = exc.__cause__ if isinstance(exc, ProducerSendError) and exc.__cause__ is not None else exc
+    cause: BaseException = exc.__cause__ if isinstance(exc, ProducerSendError) and exc.__cause__ is not None else exc
     if isinstance(cause, _RECORD_ERRORS):
-        return cause
+        return cast(BaseException, cause)  # aiokafka's error classes are unannotated
     # Raised by the value's codec while Faust prepares the record (orjson: "Integer exceeds 64-bit range").
     if isinstance(cause, TypeError | ValueError) and not isinstance(cause, KafkaError):
         return cause

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # With `reread`, the handler also gets `RereadEvent`s (typed as events here): it must read only `event.message`'s tp,
 # topic, partition, offset, key, value and timestamp.
-Handler = Callable[[EventT], Awaitable[None]]
+Handler = Callable[[EventT[Any]], Awaitable[None]]
 
 
 class PipelinedStream:
@@ -46,7 +46,7 @@ class PipelinedStream:
         self.capacity = capacity
         self.agent = agent
         self.metrics = metrics
-        self._acks: OrderedAcks[EventT | RereadEvent] = OrderedAcks()
+        self._acks: OrderedAcks[EventT[Any] | RereadEvent] = OrderedAcks()
         self._on_finished = on_finished
         self._on_fatal = on_fatal
         self._reread = reread
@@ -64,7 +64,7 @@ class PipelinedStream:
         # `noack` exists on the concrete Stream only; the agent hands us one typed as the interface.
         manual = cast(Stream[Any], stream).noack()
 
-        async def start(event: EventT | RereadEvent) -> None:
+        async def start(event: EventT[Any] | RereadEvent) -> None:
             await window.acquire()
             message = event.message
             self.metrics.events_consumed.labels(message.topic).inc()
@@ -88,12 +88,12 @@ class PipelinedStream:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle_one(
-        self, manual: StreamT[Any], event: EventT | RereadEvent, handle: Handler, window: asyncio.Semaphore
+        self, manual: StreamT[Any], event: EventT[Any] | RereadEvent, handle: Handler, window: asyncio.Semaphore
     ) -> None:
         message = event.message
         started = time.perf_counter()
         try:
-            await handle(cast(EventT, event))
+            await handle(cast(EventT[Any], event))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

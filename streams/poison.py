@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 
-from streams.faust_fixes import UnflushedTableWrites
+from streams.compat.producer_buffer import UnflushedTableWrites
 from streams.skipped_reader import SkippedOffsetsUnreadable
 
 __all__ = ["INFRASTRUCTURE_ERRORS", "attempt"]

@@ -1,4 +1,4 @@
-"""The start-up check of the faust-streaming and mode-streaming versions that streams/faust_fixes.py was written for."""
+"""The start-up check of the faust-streaming and mode-streaming versions that streams/compat/ was written for."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.compat_check import EXPECTED_VERSIONS, UnsupportedLibraryVersion, check_versions, version_problems
+from streams.compat.versions import EXPECTED_VERSIONS, UnsupportedLibraryVersion, check_versions, version_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,12 +1,12 @@
-"""The faust-streaming and mode-streaming versions that `streams/faust_fixes.py` was written for, checked at start-up.
+"""The faust-streaming and mode-streaming versions the fixes in `streams/compat/` were written for, checked first.
 
     >>> check_versions()  # quiet with faust-streaming 0.15.3 and mode-streaming 0.7.1 installed
     >>> check_versions(lambda name: {"faust-streaming": "0.16.0"}.get(name))
     Traceback (most recent call last):
     ...
-    streams.compat_check.UnsupportedLibraryVersion: faust-streaming 0.16.0 is installed, ...
+    streams.compat.versions.UnsupportedLibraryVersion: faust-streaming 0.16.0 is installed, ...
 
-Why exact versions: `faust_fixes` replaces methods of faust's `ProducerBuffer` and mode's `FlowControlEvent` with
+Why exact versions: the fixes replace methods of faust's `ProducerBuffer` and mode's `FlowControlEvent` with
 versions that rely on those classes' private attributes and on the order in which Faust calls them. Another release
 may rename an attribute (the fix then fails at run time, or worse, silently does nothing) or fix the bug differently.
 pyproject.toml pins the same versions; this check catches an environment that drifted anyway (a manual upgrade, a
@@ -20,7 +20,7 @@ from importlib import metadata
 
 __all__ = ["EXPECTED_VERSIONS", "UnsupportedLibraryVersion", "check_versions", "installed_version", "version_problems"]
 
-# Distribution name -> the version streams/faust_fixes.py was read against and tested with. Keep in step with the pins
+# Distribution name -> the version streams/compat/ was read against and tested with. Keep in step with the pins
 # in pyproject.toml (tests/unit/test_compat_check.py compares them).
 EXPECTED_VERSIONS: Mapping[str, str] = {
     "faust-streaming": "0.15.3",
@@ -62,7 +62,7 @@ def check_versions(version_of: VersionLookup = installed_version,
     if problems:
         pins = " ".join(f"'{name}=={version}'" for name, version in expected.items())
         raise UnsupportedLibraryVersion(
-            f"{'; '.join(problems)}. streams/faust_fixes.py patches these libraries' internals and was written for "
-            f"exactly those versions. Install them (pip install {pins}), or, to upgrade, check faust_fixes.py "
-            f"against the new source and update EXPECTED_VERSIONS in streams/compat_check.py and the pins in "
+            f"{'; '.join(problems)}. streams/compat/ patches these libraries' internals and was written for "
+            f"exactly those versions. Install them (pip install {pins}), or, to upgrade, check streams/compat/ "
+            f"against the new source and update EXPECTED_VERSIONS in streams/compat/versions.py and the pins in "
             f"pyproject.toml together.")

@@ -1,11 +1,6 @@
-"""Fixes for two faust-streaming 0.15.3 bugs that lose or stall events, applied when `streams.app` is imported.
+"""faust-streaming's producer buffer: a flush before a commit that waits for every table write, and a quiet buffer.
 
-1. Lost table writes (the producer buffer's flush), below.
-2. A worker that stops consuming after a restart (flow control clearing the stream queues), after the first.
-3. And a quieter producer buffer: Faust logs a WARNING each time a stream waits for it to drain, which under load is
-   hundreds a minute (a busy worker's log was nothing else); it is normal backpressure, logged at DEBUG here.
-
-## 1. The producer buffer's flush
+## The flush (upstream: the flush-before-commit of faust-streaming PR #273, still giving up early in 0.15.3)
 
 Table writes (the changelog records) do not go to Kafka directly: `Table.__setitem__` is synchronous, so Faust puts
 the record in a `ProducerBuffer` that a background task hands to the Kafka producer one by one. Before committing
@@ -22,14 +17,10 @@ own flush then waits for their delivery. If the sending task has died or the buf
 `flush()` raises instead of returning, so the offsets are not committed and the events are processed again.
 Written here rather than waiting for upstream because nothing else in the stack protects table writes.
 
-## 2. Flow control clearing the stream queues
-`FlowControlEvent.resume()` (mode) empties every stream queue each time it is called. After a rebalance Faust resumes
-the stream partitions, awaits a seek to the committed offsets — while the fetcher already delivers messages into the
-queues and records them as read — and then calls `resume()` again, although flow is already running: the messages
-delivered meanwhile are thrown away. Nothing fetches them again (the fetch position is past them) and nothing
-acknowledges them, so the worker sits idle with lag and commits nothing until the next restart (seen in CI: a worker
-restarted after a SIGKILL handled 10 of 190 pending reviews and then nothing). The fix clears the queues only when
-flow really was suspended, which is what the clearing is for: dropping what was fetched before a rebalance.
+## The warning (upstream: faust-streaming issue #173, "Warning - producer buffer full", open)
+
+Faust logs a WARNING each time a stream waits for the buffer to drain, which under load is hundreds a minute (a busy
+worker's log was nothing else); it is normal backpressure, logged at DEBUG here.
 """
 
 from __future__ import annotations
@@ -42,7 +33,6 @@ from typing import Any, cast
 from faust.transport.producer import ProducerBuffer
 from faust.types import AppT
 from faust.types.tuples import FutureMessage
-from mode.utils.queues import FlowControlEvent
 
 __all__ = ["UnflushedTableWrites", "apply"]
 
@@ -120,21 +110,8 @@ async def _wait_until_ebb(self: ProducerBuffer) -> None:
                   sent)
 
 
-def _resume_flow(self: FlowControlEvent) -> None:
-    was_suspended = self._suspend.is_set()
-    self._suspend.clear()
-    self._resume.set()
-    if was_suspended:
-        self.clear()
-        return
-    kept = sum(queue.qsize() for queue in self._queues)
-    if kept:
-        log.info("flow resumed while running: kept %d queued events that the original resume() would drop", kept)
-
-
 def apply() -> None:
-    """Patch `ProducerBuffer` and `FlowControlEvent` (idempotent)."""
-    FlowControlEvent.resume = _resume_flow  # type: ignore[method-assign]
+    """Patch `ProducerBuffer` (idempotent)."""
     ProducerBuffer.put = _put  # type: ignore[method-assign]
     ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
     ProducerBuffer.flush = _flush  # type: ignore[method-assign]

@@ -1,0 +1,23 @@
+"""Private attributes of faust-streaming 0.15.3 that the worker reads, each behind one accessor.
+
+Faust keeps the committed offsets privately (`Consumer._committed_offset`) and exposes no lag metric, and its RocksDB
+store keeps one database per partition in `Store._dbs`; the metrics need both. Checked with the versions in
+`versions.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["committed_offset", "partition_databases"]
+
+
+def committed_offset(consumer: Any, tp: Any) -> int | None:
+    """The offset Faust last committed for `tp` (the next one to read), or None before its first commit."""
+    offsets: dict[Any, int] = consumer._committed_offset
+    return offsets.get(tp)
+
+
+def partition_databases(store: Any) -> dict[Any, Any] | None:
+    """A RocksDB table store's open databases by partition, or None for another store (memory://)."""
+    return getattr(store, "_dbs", None)
