@@ -35,7 +35,8 @@ def test_headerless_one_column_csv_gives_one_row_per_input_row(tmp_path: Path) -
     out = tmp_path / "insights.csv"
     done = run_cli("analyze", str(source), "-o", str(out), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    with out.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["row"] for r in rows] == [str(i) for i in range(1, len(texts) + 1)]
     assert rows[2]["error"].startswith("empty_text")
     assert rows[0]["sentiment"] == "negative" and rows[0]["language"] == "en"

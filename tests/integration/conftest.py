@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,24 @@ from streams.topics import ensure_topics
 from tests.conftest import ROOT, free_port
 from tests.secure_kafka import SecureKafka
 
-pytestmark = pytest.mark.integration
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration talks to the real broker (a `pytestmark` in a conftest marks nothing)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+async def poll(check: Callable[[], Awaitable[Any]], timeout_s: float, interval_s: float = 0.5) -> Any:
+    """Call the async `check` until it returns a truthy value or the deadline passes; returns its last value. For
+    state only reachable by asking (a worker's HTTP views, Prometheus): there is no event to await."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await check()
+        if result or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(interval_s)
 
 # The workers' token for the views that show personal data (streams/api_auth.py).
 API_TOKEN = "integration-test-api-token"

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from models.schemas import load_schema
-from tests.integration.conftest import API_HEADERS, Deployment
+from tests.integration.conftest import API_HEADERS, Deployment, poll
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -110,20 +110,6 @@ async def profile_segment(port: int, user_id: str) -> str | None:
             return (await response.json())["profile"]["segment"] if response.status == 200 else None
     except aiohttp.ClientError:
         return None
-
-
-async def poll(check: Any, timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await _pause()
-
-
-async def _pause() -> None:
-    import asyncio
-    await asyncio.sleep(0.5)  # polling a worker's HTTP state: there is no event to await
 
 
 async def reset_input_offsets(deployment: Deployment) -> None:

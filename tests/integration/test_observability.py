@@ -26,7 +26,7 @@ import pytest_asyncio
 import yaml
 
 from tests.conftest import ROOT, free_port, sample_reviews
-from tests.integration.conftest import Deployment
+from tests.integration.conftest import Deployment, poll
 
 pytestmark = pytest.mark.integration
 
@@ -116,16 +116,6 @@ class Prometheus:
 
     async def query(self, expr: str) -> dict[str, Any]:
         return await self.get("/api/v1/query", query=expr)
-
-
-async def poll(check: Callable[[], Any], timeout_s: float, interval_s: float = 0.5) -> Any:
-    """Call the async `check` until it returns a truthy value or the deadline passes; returns its last value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result or time.monotonic() >= deadline:
-            return result
-        await asyncio.sleep(interval_s)
 
 
 @pytest_asyncio.fixture

@@ -3,8 +3,8 @@ cooldown and the minimum volume, resolves, and gives the same alert_id for the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -19,9 +19,10 @@ from models.alerts import (
     expire_incidents,
     is_vip,
 )
-from models.insight import ReviewAnalysis, ReviewInsight
+from models.insight import ReviewInsight
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds
 from models.profile import UserProfile, insight_facts
+from tests import factories
 
 T0 = 1_700_002_800  # the start of an hour
 HOUR = 3600
@@ -29,18 +30,9 @@ DAY = 86400
 CFG = AlertConfig()
 
 
-def make_insight(review_id: str, *, at: float, product_id: str = "p1", user_id: str = "u1",
-                 sentiment: str = "positive", issues: Sequence[str] = (), competitors: Sequence[str] = (),
-                 intent: str = "other") -> ReviewInsight:
-    score = {"positive": 0.8, "negative": -0.8, "neutral": 0.0, "mixed": 0.0}[sentiment]
-    analysis = ReviewAnalysis.from_dict({
-        "sentiment": sentiment, "sentiment_score": score, "aspects": [], "intent": intent, "urgency": "low",
-        "issues": list(issues), "competitors": list(competitors), "summary": f"summary of {review_id}",
-        "suggested_reply": None, "language": "en",
-    })
-    return ReviewInsight.build(review_id=review_id, user_id=user_id, product_id=product_id, analysis=analysis,
-                               model="m", degraded=False, redacted=[], rating=None, review_created_at=at,
-                               analyzed_at=at)
+def make_insight(review_id: str, *, at: float, **fields: Any) -> ReviewInsight:
+    """This module's defaults: analysed when written, summarised by its id."""
+    return factories.make_insight(review_id, at=at, summary=f"summary of {review_id}", **fields)
 
 
 @dataclass

@@ -47,6 +47,7 @@ async def test_csv_output(tmp_path: Path) -> None:
     path.write_text("Works well\nStopped working\n", encoding="utf-8")
     out = tmp_path / "out.csv"
     await analyze_file(path, out, ReviewProcessor(FakeAnalyzer()), progress=False)
-    rows = list(csv.DictReader(out.open()))
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["row"] for r in rows] == ["1", "2"]
     assert rows[0]["sentiment"] == "positive"

@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 from models.click import ClickEvent
-from models.insight import ReviewAnalysis, ReviewInsight
 from models.marketing import (
     MarketingConfig,
     MarketingState,
@@ -29,6 +28,7 @@ from streams.llm.marketing_writer import (
     template_text,
 )
 from streams.llm.simulator.marketing import simulate_marketing_reply
+from tests.factories import make_insight
 
 T0 = 1_700_000_000.0
 HOUR = 3600.0
@@ -60,22 +60,14 @@ class Customer:
 
     def review(self, review_id: str, sentiment: str, at: float, language: str = "en") -> list[MarketingTrigger]:
         self.offset += 1
-        insight = make_insight(review_id, self.user_id, sentiment, at, language)
+        insight = make_insight(review_id, user_id=self.user_id, sentiment=sentiment, at=at, language=language,
+                               score=0.9 if sentiment == "positive" else -0.7,
+                               intent="praise" if sentiment == "positive" else "complaint")
         assert self.profile is not None
         self.profile = fold_insight(self.profile, insight, SourceRef("insights", 0, self.offset)).profile
         decision = thank_you_trigger(self.state, self.profile, insight_facts(insight), 0, CFG)
         self.state = decision.state
         return decision.triggers
-
-
-def make_insight(review_id: str, user_id: str, sentiment: str, at: float, language: str = "en") -> ReviewInsight:
-    analysis = ReviewAnalysis.from_dict({
-        "sentiment": sentiment, "sentiment_score": 0.9 if sentiment == "positive" else -0.7, "aspects": [],
-        "intent": "praise" if sentiment == "positive" else "complaint", "urgency": "low", "issues": [],
-        "competitors": [], "summary": "s", "suggested_reply": None, "language": language,
-    })
-    return ReviewInsight.build(review_id=review_id, user_id=user_id, product_id="p1", analysis=analysis, model="m",
-                               degraded=False, redacted=[], rating=None, review_created_at=at, analyzed_at=at)
 
 
 def add_to_cart(c: Customer, ts: float, product_id: str = "p1") -> None:
@@ -169,8 +161,8 @@ def test_frequency_cap_and_no_second_message_for_the_same_occasion() -> None:
     assert c.review("r3", "positive", T0 + 180) == []  # third within 7 days: capped
     assert len(c.review("r4", "positive", T0 + 8 * DAY)) == 1  # the window moved on
     assert c.profile is not None and c.state is not None
-    trigger = thank_you_trigger(None, c.profile, insight_facts(make_insight("r4", "u1", "positive", T0 + 8 * DAY)),
-                                0, CFG).triggers[0]
+    again = make_insight("r4", score=0.9, intent="praise", at=T0 + 8 * DAY)
+    trigger = thank_you_trigger(None, c.profile, insight_facts(again), 0, CFG).triggers[0]
     assert admit(c.state, c.profile, trigger, CFG)[1] == "already_sent"
 
 

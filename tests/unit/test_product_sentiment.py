@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import pytest
 
-from models.insight import ReviewAnalysis, ReviewInsight
+from models.insight import ReviewInsight
 from models.product_sentiment import (
     DEFAULT_WINDOW_CONFIG,
     ProductWindow,
@@ -20,23 +19,16 @@ from models.product_sentiment import (
     window_key,
 )
 from models.profile import SourceRef
+from tests import factories
 
 T0 = 1_699_999_200  # a multiple of 3600: the start of an hour
 HOUR = 3600
 
 
-def make_insight(review_id: str = "r1", *, product_id: str = "p1", sentiment: str = "positive", score: float = 0.8,
-                 at: float | None = T0 + 10, analyzed_at: float = T0 + 20, aspects: Sequence[tuple[str, str]] = (),
-                 issues: Sequence[str] = (), competitors: Sequence[str] = (), degraded: bool = False) -> ReviewInsight:
-    analysis = ReviewAnalysis.from_dict({
-        "sentiment": sentiment, "sentiment_score": score,
-        "aspects": [{"name": n, "sentiment": s, "evidence": "e"} for n, s in aspects],
-        "intent": "other", "urgency": "low", "issues": list(issues), "competitors": list(competitors),
-        "summary": "s", "suggested_reply": None, "language": "en",
-    })
-    return ReviewInsight.build(review_id=review_id, user_id="u1", product_id=product_id, analysis=analysis, model="m",
-                               degraded=degraded, redacted=[], rating=None, review_created_at=at,
-                               analyzed_at=analyzed_at)
+def make_insight(review_id: str = "r1", *, score: float = 0.8, at: float | None = T0 + 10,
+                 analyzed_at: float = T0 + 20, **fields: Any) -> ReviewInsight:
+    """This module's defaults (a review at T0+10 s, analysed at T0+20 s, score 0.8 whatever the sentiment)."""
+    return factories.make_insight(review_id, score=score, at=at, analyzed_at=analyzed_at, **fields)
 
 
 # ---------------------------------------------------------------------------------------------------- bounds

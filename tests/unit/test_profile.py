@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from models.click import ClickEvent
-from models.insight import ReviewAnalysis, ReviewInsight
+from models.insight import ReviewInsight
 from models.profile import (
     DEFAULT_CONFIG,
     ProfileConfig,
@@ -26,6 +26,7 @@ from models.profile import (
     segment_as_of,
     top_interests,
 )
+from tests import factories
 from tests.unit.reference_profile import differences, reference_profiles
 
 T0 = 1_700_000_000.0
@@ -38,16 +39,10 @@ def make_click(type: str = "view", ts: float = T0, user_id: str = "u1", **fields
     return ClickEvent(user_id=user_id, type=type, ts=ts, **fields)
 
 
-def make_insight(review_id: str = "r1", *, user_id: str = "u1", product_id: str = "p1", sentiment: str = "positive",
-                 score: float = 0.8, at: float | None = T0, analyzed_at: float = T0 + 60,
-                 summary: str = "fine") -> ReviewInsight:
-    analysis = ReviewAnalysis.from_dict({
-        "sentiment": sentiment, "sentiment_score": score, "aspects": [], "intent": "other", "urgency": "low",
-        "issues": [], "competitors": [], "summary": summary, "suggested_reply": None, "language": "en",
-    })
-    return ReviewInsight.build(review_id=review_id, user_id=user_id, product_id=product_id, analysis=analysis,
-                               model="m", degraded=False, redacted=[], rating=None, review_created_at=at,
-                               analyzed_at=analyzed_at)
+def make_insight(review_id: str = "r1", *, score: float = 0.8, at: float | None = T0, analyzed_at: float = T0 + 60,
+                 summary: str = "fine", **fields: Any) -> ReviewInsight:
+    """This module's defaults (a review at T0, analysed a minute later, score 0.8 whatever the sentiment)."""
+    return factories.make_insight(review_id, score=score, at=at, analyzed_at=analyzed_at, summary=summary, **fields)
 
 
 @dataclass
