@@ -27,6 +27,7 @@ import faust
 
 from models.product_sentiment import ProductWindow
 from models.profile import InsightFacts, UserProfile
+from models.records import WireRecord
 
 __all__ = [
     "DEFAULT_ALERT_CONFIG",
@@ -85,7 +86,7 @@ class AlertConfig:
 DEFAULT_ALERT_CONFIG: Final = AlertConfig()
 
 
-class Alert(faust.Record, include_metadata=False, serializer="json"):
+class Alert(WireRecord):
     """One record on the `alerts` topic, keyed by `alert_id`: an incident opening (`firing`) or ending (`resolved`)."""
 
     alert_id: str
@@ -101,9 +102,6 @@ class Alert(faust.Record, include_metadata=False, serializer="json"):
     opened_at: float
     at: float
     competitor: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self._options.fields}
 
 
 class Incident(faust.Record, include_metadata=False, serializer="json"):

@@ -21,11 +21,10 @@ import struct
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any, Literal, Protocol, cast
-
-import faust
+from typing import Literal, Protocol, cast
 
 from models.bounds import DEAD_LETTER_HEAD_BYTES, DEAD_LETTER_MAX_BYTES
+from models.records import WireRecord
 
 __all__ = ["DeadLetter", "Kept", "Sealer", "frame_original", "source_aad", "unframe_original"]
 
@@ -47,7 +46,7 @@ class Sealer(Protocol):
         ...
 
 
-class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
+class DeadLetter(WireRecord):
     reason: str
     detail: str
     source_topic: str
@@ -114,9 +113,6 @@ class DeadLetter(faust.Record, include_metadata=False, serializer="json"):
     def stripped(self) -> DeadLetter:
         """This letter without preview or sealed original: what is left to send when a topic refused the letter."""
         return cast(DeadLetter, self.derive(original_preview="", original_kept="none", sealed=None, key_id=None))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self._options.fields}
 
 
 def _fits_whole(raw: bytes, key: bytes | None) -> bool:

@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
-import faust
 import jsonschema
 
 from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.errors import InvalidEvent
+from models.records import WireRecord
 from models.schemas import load_schema
 from models.wire import event_time, required_id
 
@@ -73,14 +73,14 @@ def closed_language(code: object) -> str | None:
     return primary if primary in LANGUAGES else None
 
 
-class Aspect(faust.Record, include_metadata=False, serializer="json"):
+class Aspect(WireRecord):
     name: str
     sentiment: str
     # Quoted verbatim from the review text, so a reader can check the claim.
     evidence: str
 
 
-class ReviewAnalysis(faust.Record, include_metadata=False, serializer="json"):
+class ReviewAnalysis(WireRecord):
     sentiment: str
     sentiment_score: float
     aspects: list[Aspect]
@@ -92,38 +92,8 @@ class ReviewAnalysis(faust.Record, include_metadata=False, serializer="json"):
     suggested_reply: str | None
     language: str
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReviewAnalysis:
-        """Build from a dict that already passed `schemas/review_analysis.schema.json`."""
-        return cls(
-            sentiment=data["sentiment"],
-            sentiment_score=float(data["sentiment_score"]),
-            aspects=[Aspect(name=a["name"], sentiment=a["sentiment"], evidence=a["evidence"]) for a in data["aspects"]],
-            intent=data["intent"],
-            urgency=data["urgency"],
-            issues=list(data["issues"]),
-            competitors=list(data["competitors"]),
-            summary=data["summary"],
-            suggested_reply=data["suggested_reply"],
-            language=data["language"],
-        )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sentiment": self.sentiment,
-            "sentiment_score": self.sentiment_score,
-            "aspects": [{"name": a.name, "sentiment": a.sentiment, "evidence": a.evidence} for a in self.aspects],
-            "intent": self.intent,
-            "urgency": self.urgency,
-            "issues": list(self.issues),
-            "competitors": list(self.competitors),
-            "summary": self.summary,
-            "suggested_reply": self.suggested_reply,
-            "language": self.language,
-        }
-
-
-class ReviewInsight(faust.Record, include_metadata=False, serializer="json"):
+class ReviewInsight(WireRecord):
     review_id: str
     user_id: str
     product_id: str
@@ -175,12 +145,6 @@ class ReviewInsight(faust.Record, include_metadata=False, serializer="json"):
             **{k: v for k, v in analysis.to_dict().items() if k != "aspects"},
             aspects=list(analysis.aspects),
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict, the same shape as on the wire."""
-        data: dict[str, Any] = {f: getattr(self, f) for f in self._options.fields}
-        data["aspects"] = [{"name": a.name, "sentiment": a.sentiment, "evidence": a.evidence} for a in self.aspects]
-        return data
 
 
 @functools.cache

@@ -26,6 +26,7 @@ import faust
 from models.bounds import DEFAULT_BOUNDS, LANGUAGE_CODE, FieldBounds
 from models.errors import InvalidEvent
 from models.profile import PRICE_BANDS, SEGMENTS, InsightFacts, UserProfile
+from models.records import WireRecord
 from models.wire import (
     bounded_int,
     bounded_number,
@@ -106,7 +107,7 @@ class MarketingTrigger(faust.Record, include_metadata=False, serializer="json"):
     reviewed_product_id: str | None = None
 
 
-class MarketingMessage(faust.Record, include_metadata=False, serializer="json"):
+class MarketingMessage(WireRecord):
     """One record on `marketing-messages`, keyed by `message_id`, for a CRM to send."""
 
     message_id: str
@@ -122,9 +123,6 @@ class MarketingMessage(faust.Record, include_metadata=False, serializer="json"):
     trigger_at: float
     created_at: float
     items: list[dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in self._options.fields}
 
 
 class MarketingDecision(NamedTuple):

@@ -32,6 +32,7 @@ import faust
 
 from models.insight import ReviewInsight
 from models.profile import SourceRef, already_folded, insight_facts, remember_offset
+from models.records import WireRecord
 
 __all__ = [
     "DEFAULT_WINDOW_CONFIG",
@@ -66,7 +67,7 @@ class AspectCount(faust.Record, include_metadata=False, serializer="json"):
     negative: int
 
 
-class ProductWindow(faust.Record, include_metadata=False, serializer="json"):
+class ProductWindow(WireRecord):
     product_id: str
     # Unix seconds, [window_start, window_end).
     window_start: int
@@ -88,12 +89,6 @@ class ProductWindow(faust.Record, include_metadata=False, serializer="json"):
     last_review_at: float
     review_ids: list[str]
     folded_offsets: dict[str, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict, the same shape as on the wire."""
-        data: dict[str, Any] = {f: getattr(self, f) for f in self._options.fields}
-        data["aspects"] = {name: a.asdict() for name, a in self.aspects.items()}
-        return data
 
 
 def window_key(product_id: str, window_start: int) -> str:

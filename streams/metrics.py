@@ -170,6 +170,8 @@ class Metrics:
         self.erasures = Counter(
             "reviewstream_erasures_total", "Erasure requests carried out, by outcome (erased, nothing_found).",
             ["outcome"], registry=r)
+        for outcome in ("erased", "nothing_found"):  # a series from the start: no erasure yet reads as 0
+            self.erasures.labels(outcome)
         self.erased_replays = Counter(
             "reviewstream_erased_replays_total", "Replayed events of erased users left out (they stay erased).",
             registry=r)

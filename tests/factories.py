@@ -18,7 +18,7 @@ def make_insight(review_id: str = "r1", *, user_id: str = "u1", product_id: str 
                  degraded: bool = False) -> ReviewInsight:
     """An insight as the review agent publishes it. `at` is when the review was written (None: not given), and the
     analysis time defaults to it; aspects are (name, sentiment) pairs, quoted as "e"."""
-    analysis = ReviewAnalysis.from_dict({
+    analysis = ReviewAnalysis.from_data({
         "sentiment": sentiment, "sentiment_score": _SCORES[sentiment] if score is None else score,
         "aspects": [{"name": name, "sentiment": tone, "evidence": "e"} for name, tone in aspects],
         "intent": intent, "urgency": "low", "issues": list(issues), "competitors": list(competitors),

@@ -89,7 +89,7 @@ def validate_analysis(data: Any, text: str) -> ReviewAnalysis:
         raise InvalidReply(f"reply does not match the ReviewAnalysis schema at {where}: {first.message[:200]}")
     data = dict(data)
     data["aspects"] = [a for a in data["aspects"] if evidence_is_quoted(a["evidence"], text)]
-    return ReviewAnalysis.from_dict(data)
+    return ReviewAnalysis.from_data(data)
 
 
 def decode_and_validate(content: str | None, text: str) -> ReviewAnalysis:

@@ -69,7 +69,7 @@ RATELIMIT_HEADERS = (
     "x-ratelimit-reset-requests",
     "x-ratelimit-reset-tokens",
 )
-ANALYSIS_KEYS = set(ReviewAnalysis.from_dict(simulate_analysis("ok")).to_dict())
+ANALYSIS_KEYS = set(ReviewAnalysis.from_data(simulate_analysis("ok")).to_dict())
 
 StartSim = Callable[..., Awaitable[RunningSimulator]]
 MakeGateway = Callable[..., LLMGateway]

@@ -11,7 +11,7 @@ from streams.llm.errors import LLMError, TransientLLMError
 
 
 def analysis_for(text: str, sentiment: str = "positive") -> ReviewAnalysis:
-    return ReviewAnalysis.from_dict({
+    return ReviewAnalysis.from_data({
         "sentiment": sentiment, "sentiment_score": 0.8 if sentiment == "positive" else -0.8,
         "aspects": [{"name": "overall", "sentiment": "positive" if sentiment == "positive" else "negative",
                      "evidence": text[:20]}],

@@ -149,7 +149,7 @@ def test_compact_item_round_trips_to_the_same_analysis(answer: BatchAnswer, text
     wire = json.dumps({"items": [compact_item(7, full, answer)]}, ensure_ascii=False)
     line, expanded = expand_item(parse_batch_reply(wire, answer)[7], answer)
     assert line == 7 and expanded == full
-    assert validate_analysis(expanded, text) == ReviewAnalysis.from_dict(full)
+    assert validate_analysis(expanded, text) == ReviewAnalysis.from_data(full)
 
 
 FULL: dict[str, Any] = {

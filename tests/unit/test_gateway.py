@@ -132,7 +132,7 @@ async def test_gateway_expands_a_valid_batch_in_one_request(answer: BatchAnswer)
     request = transport.requests[0]
     assert request.messages[0]["content"] == BATCH_SYSTEM_PROMPTS[answer]
     assert request.response_format == batch_response_format(answer)
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
+    assert analyses == [ReviewAnalysis.from_data(simulate_analysis(t)) for t in TEXTS[:4]]
 
 
 def test_the_gateway_asks_for_tuple_answers_in_batches_of_32_by_default() -> None:
@@ -152,7 +152,7 @@ async def test_gateway_resends_broken_and_missing_items_singly(answer: BatchAnsw
     analyses = await _analyse(transport, TEXTS[:4], answer)
     singles = [r.messages for r in transport.requests if r.messages[0]["content"] == SYSTEM_PROMPT]
     assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[1:3])
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
+    assert analyses == [ReviewAnalysis.from_data(simulate_analysis(t)) for t in TEXTS[:4]]
 
 
 @answers
@@ -160,7 +160,7 @@ async def test_gateway_resends_every_review_of_an_unparsable_batch(answer: Batch
     transport = scripted(lambda lines: "Sure! " + json.dumps({"items": _items(lines, answer)}))
     analyses = await _analyse(transport, TEXTS[:3], answer)
     assert len(transport.requests) == 4
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:3]]
+    assert analyses == [ReviewAnalysis.from_data(simulate_analysis(t)) for t in TEXTS[:3]]
 
 
 @answers
@@ -169,7 +169,7 @@ async def test_gateway_resends_every_item_of_the_other_shape(answer: BatchAnswer
     transport = scripted(lambda lines: json.dumps({"items": _items(lines, other)}))
     analyses = await _analyse(transport, TEXTS[:3], answer)
     assert len(transport.requests) == 4
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:3]]
+    assert analyses == [ReviewAnalysis.from_data(simulate_analysis(t)) for t in TEXTS[:3]]
 
 
 @answers
@@ -182,7 +182,7 @@ async def test_gateway_resends_only_what_a_cut_off_batch_did_not_finish(answer: 
     analyses = await _analyse(transport, TEXTS[:4], answer)
     singles = [r.messages for r in transport.requests if r.messages[0]["content"] == SYSTEM_PROMPT]
     assert sorted(parse_review_blocks(m[-1]["content"])[0]["text"] for m in singles) == sorted(TEXTS[2:4])
-    assert analyses == [ReviewAnalysis.from_dict(simulate_analysis(t)) for t in TEXTS[:4]]
+    assert analyses == [ReviewAnalysis.from_data(simulate_analysis(t)) for t in TEXTS[:4]]
 
 
 async def test_a_bug_in_the_transport_fails_the_reviews_at_once_instead_of_leaving_them_waiting() -> None:

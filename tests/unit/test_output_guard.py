@@ -39,7 +39,7 @@ def analysis(**overrides: Any) -> ReviewAnalysis:
         "suggested_reply": "We are sorry about the leak; our support team will contact you.", "language": "en",
     }
     data.update(overrides)
-    return ReviewAnalysis.from_dict(data)
+    return ReviewAnalysis.from_data(data)
 
 
 def rejections(checked: Any) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from streams.llm.reply_policy import CONCESSION, enforce_reply_policy
 def insight(reply: str | None, *, intent: str = "complaint", sentiment: str = "negative", language: str = "en",
             aspects: Sequence[tuple[str, str]] = (("battery", "negative"),),
             issues: Sequence[str] = ("quality",)) -> ReviewInsight:
-    analysis = ReviewAnalysis.from_dict({
+    analysis = ReviewAnalysis.from_data({
         "sentiment": sentiment, "sentiment_score": -0.6 if sentiment == "negative" else 0.7,
         "aspects": [{"name": n, "sentiment": s, "evidence": n} for n, s in aspects], "intent": intent,
         "urgency": "medium", "issues": list(issues), "competitors": [], "summary": "s", "suggested_reply": reply,

@@ -116,7 +116,7 @@ def test_click_schema_rejects_what_the_parser_rejects(raw: dict[str, Any]) -> No
 
 
 def insight(review_id: str, sentiment: str, score: float, at: float) -> ReviewInsight:
-    analysis = ReviewAnalysis.from_dict({
+    analysis = ReviewAnalysis.from_data({
         "sentiment": sentiment, "sentiment_score": score,
         "aspects": [{"name": "lid", "sentiment": "negative", "evidence": "lid"}], "intent": "complaint",
         "urgency": "low", "issues": ["quality"], "competitors": ["Philips"], "summary": "lid broke",
