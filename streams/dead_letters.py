@@ -2,7 +2,7 @@
 redacted preview), always small enough to send (models/dead_letter.py). Bad input never crashes a worker.
 
 >>> letters = DeadLetters(metrics=Metrics(), sealer=None)
->>> letters.letter(SourcePosition(b"{", None, "reviews", 0, 3), "invalid_json", "unexpected end").original_kept
+>>> letters.letter(SourceMessage(b"{", None, "reviews", 0, 3), "invalid_json", "unexpected end").original_kept
 'none'
 """
 
@@ -21,7 +21,7 @@ from streams.llm.redaction import redact
 from streams.metrics import Metrics
 from streams.output import Output, OutputRejected, send_output
 
-__all__ = ["DeadLetters", "MessageLike", "SourcePosition"]
+__all__ = ["DeadLetters", "MessageLike", "SourceMessage"]
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +42,16 @@ class MessageLike(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class SourcePosition:
+class SourceMessage:
+    """An input message and where it came from, so that a dead letter can point back at it (also a row of a file
+    `reviewstream analyze` reads, with the file as its topic)."""
+
     value: bytes | None
     key: bytes | None
     topic: str
     partition: int = 0
     offset: int = 0
+    timestamp: float | None = None
 
 
 def _redact_preview(text: str) -> str:

@@ -18,7 +18,7 @@ from models.dead_letter import DeadLetter
 from models.errors import InvalidEvent
 from models.insight import ReviewInsight
 from models.review import Review, parse_review
-from streams.dead_letters import DeadLetters
+from streams.dead_letters import DeadLetters, SourceMessage
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import LLMError, outcome_of
 from streams.llm.output_guard import OutputGuard, parse_competitors
@@ -30,18 +30,6 @@ from streams.poison import attempt
 __all__ = ["Processed", "ReviewProcessor", "SourceMessage"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceMessage:
-    """Where an input came from, so a dead letter can point back at it."""
-
-    value: bytes | None
-    key: bytes | None
-    topic: str
-    partition: int = 0
-    offset: int = 0
-    timestamp: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

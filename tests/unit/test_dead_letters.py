@@ -15,7 +15,7 @@ from faust.types import TP
 from models.bounds import DEAD_LETTER_HEAD_BYTES, DEAD_LETTER_MAX_BYTES
 from models.dead_letter import DeadLetter, source_aad, unframe_original
 from models.schemas import load_schema
-from streams.dead_letters import DeadLetters, SourcePosition
+from streams.dead_letters import DeadLetters, SourceMessage
 from streams.metrics import Metrics
 from streams.sealing import Keyring, SealingError, new_key_spec
 from streams.skipped_reader import RereadMessage
@@ -41,7 +41,7 @@ class RecordingTopic:
 
 def letter_for(value: bytes, *, sealer: Keyring | None = RING, key: bytes | None = b"r-1") -> DeadLetter:
     letters = DeadLetters(metrics=Metrics(), sealer=sealer, clock=lambda: 5.0)
-    return letters.letter(SourcePosition(value, key, "reviews", 2, 7), "text_too_long", "too long",
+    return letters.letter(SourceMessage(value, key, "reviews", 2, 7), "text_too_long", "too long",
                           ValueError("boom"))
 
 

@@ -13,7 +13,7 @@ from faust.exceptions import ProducerSendError
 
 from models.dead_letter import DeadLetter
 from streams import output as output_module
-from streams.dead_letters import DeadLetters, SourcePosition
+from streams.dead_letters import DeadLetters, SourceMessage
 from streams.metrics import Metrics
 from streams.output import Output, OutputRejected, publish, send_output
 from streams.sealing import Keyring, new_key_spec
@@ -54,7 +54,7 @@ def _too_large() -> ProducerSendError:
             return wrapped
 
 
-SOURCE = SourcePosition(b'{"review_id": "r1", "text": "call 13812345678"}', b"r1", "reviews", 1, 9)
+SOURCE = SourceMessage(b'{"review_id": "r1", "text": "call 13812345678"}', b"r1", "reviews", 1, 9)
 
 
 def letters_to(topic: ScriptedTopic, metrics: Metrics) -> DeadLetters:
