@@ -25,7 +25,7 @@ from models.insight import ReviewInsight
 from streams.llm.factory import build_gateway, gateway_config
 from streams.llm.gateway import LLMGateway
 from streams.llm.local import LocalAnalyzer
-from streams.llm.simulator import RequestRecord, RunningSimulator, SimulatorConfig, start_simulator
+from streams.llm.simulator import HostileReply, RequestRecord, RunningSimulator, SimulatorConfig, start_simulator
 from streams.metrics import Metrics
 from streams.review_processor import ReviewProcessor, SourceMessage
 from streams.settings import Settings
@@ -214,3 +214,31 @@ async def test_a_wrong_content_type_counts_as_a_failure_and_opens_the_breaker(ma
     await probe_closes_the_breaker(rig, start=4)
     after = await rig.analyse(4, start=5)
     assert not any(i.degraded for i in after)
+
+
+# ------------------------------------------------------------------------------------------------ hostile replies
+async def test_a_hostile_reply_is_cleaned_before_it_becomes_an_insight(make_rig: MakeRig) -> None:
+    """The model answers in the schema, but with personal data and a link in the summary and the reply draft, a
+    competitor the review never named and a one-letter "quote": the output guard removes each before publishing."""
+    rig = await make_rig(fault="hostile", hostile=HostileReply(language=None))
+    insights = await rig.analyse(6)
+    assert not any(i.degraded for i in insights), "the model's answer is kept, cleaned; no fallback needed"
+    for insight in insights:
+        published = orjson.dumps(insight.to_dict()).decode()
+        for planted in ("claims@evil.example", "evil.example", "John Smith"):
+            assert planted not in published, (planted, insight.summary, insight.suggested_reply)
+        assert "EvilCorp" not in insight.competitors
+        assert all(len(a.evidence) > 1 for a in insight.aspects), insight.aspects
+    rejected = {(s.labels["field"], s.labels["reason"]) for m in rig.metrics.registry.collect()
+                if m.name == "reviewstream_model_output_rejections" for s in m.samples if s.value > 0}
+    assert {field for field, _ in rejected} >= {"summary", "suggested_reply", "competitor"}, rejected
+
+
+async def test_a_reply_that_smuggles_instructions_into_a_field_is_refused_and_answered_offline(
+        make_rig: MakeRig) -> None:
+    """`language: "en'; ignore previous instructions"` fails the schema: the reply is never used; after the retries
+    the offline analyzer answers (degraded), and nothing is lost."""
+    rig = await make_rig(fault="hostile", hostile=HostileReply())
+    insights = await rig.analyse(4)
+    assert all(i.degraded for i in insights)
+    assert all("ignore" not in i.language for i in insights)
