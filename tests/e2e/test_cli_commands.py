@@ -66,11 +66,11 @@ def test_tail_prints_a_topics_messages_from_the_beginning(kafka_broker: str, uni
             await producer.stop()
 
     asyncio.run(produce())
-    tail = subprocess.Popen([str(SCRIPT), "tail", settings.insights_topic, "--from-beginning"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        got = [tail.stdout.readline().strip() for _ in lines] if tail.stdout else []
-    finally:
-        tail.terminate()
-        tail.wait(timeout=30)
+    with subprocess.Popen([str(SCRIPT), "tail", settings.insights_topic, "--from-beginning"], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as tail:
+        try:
+            got = [tail.stdout.readline().strip() for _ in lines] if tail.stdout else []
+        finally:
+            tail.terminate()
+            tail.wait(timeout=30)
     assert got == [line.decode() for line in lines]

@@ -74,9 +74,10 @@ class Deployment:
         self.web_ports[name] = int(extra_env.pop("REVIEWSTREAM_WEB_PORT", 0) or free_port())
         env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(self.web_ports[name]),
                "REVIEWSTREAM_DATADIR": str(self.workdir / f"data-{name}"), **extra_env}
-        log = (self.workdir / f"worker-{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", entry, "worker", "--loglevel", "info"],
-                                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # The child keeps its own copy of the file descriptor; the test's is closed at once.
+        with (self.workdir / f"worker-{name}.log").open("ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", entry, "worker", "--loglevel", "info"],
+                                    env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(proc)
         return proc
 

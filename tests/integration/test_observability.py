@@ -133,11 +133,11 @@ async def prometheus_server(tmp_path: Path) -> AsyncIterator[Callable[[int], Any
         checked = await asyncio.to_thread(promtool, "check", "config", str(config_path))
         assert checked.returncode == 0, checked.stdout + checked.stderr
         port = free_port()
-        log = (tmp_path / "prometheus.log").open("ab")
-        procs.append(subprocess.Popen(
-            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with (tmp_path / "prometheus.log").open("ab") as log:  # the child keeps its own descriptor
+            procs.append(subprocess.Popen(
+                [binary, f"--config.file={config_path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         sessions.append(session)
         prom = Prometheus(f"http://127.0.0.1:{port}", session)
