@@ -24,8 +24,8 @@ from streams.app import (
     reread,
     settings,
 )
-from streams.forwarding import forward_in_order
-from streams.output import Output
+from streams.delivery.forwarding import forward_in_order
+from streams.delivery.output import Output
 
 __all__ = ["repartitioned_click", "route_click", "route_clicks"]
 

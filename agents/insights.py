@@ -28,8 +28,8 @@ from streams.app import (
     settings,
     support_queue_topic,
 )
-from streams.forwarding import forward_in_order
-from streams.output import Output
+from streams.delivery.forwarding import forward_in_order
+from streams.delivery.output import Output
 
 __all__ = ["route_insight", "route_insights"]
 

@@ -15,13 +15,13 @@ from faust.types import EventT, StreamT
 from models.errors import InvalidEvent
 from models.marketing import parse_marketing_trigger
 from streams.app import app, bounds, dead_letters, marketing_topic, marketing_triggers_in_topic, metrics, settings
+from streams.delivery.output import Output, publish
+from streams.delivery.pipelined import PipelinedStream
+from streams.delivery.poison import attempt
 from streams.llm.analyzer import Analyzer
 from streams.llm.factory import shared_analyzers
 from streams.llm.gateway import LLMGateway
 from streams.llm.marketing_writer import MessageWriter
-from streams.output import Output, publish
-from streams.pipelined import PipelinedStream
-from streams.poison import attempt
 
 __all__ = ["write_messages"]
 

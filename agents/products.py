@@ -32,12 +32,12 @@ from streams.app import (
     reread,
     settings,
 )
-from streams.due_index import DueIndex
-from streams.forwarding import with_skipped
-from streams.output import Output, OutputRejected, send_output
-from streams.poison import attempt
+from streams.delivery.due_index import DueIndex
+from streams.delivery.forwarding import with_skipped
+from streams.delivery.output import Output, OutputRejected, send_output
+from streams.delivery.poison import attempt
+from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config
-from streams.watermark import WATERMARK
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
 
@@ -54,7 +54,7 @@ INCIDENTS_DUE = DueIndex()
 
 @app.agent(product_events_in_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
-    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
+    # Offsets the consumer skipped come first, read back from Kafka (streams/delivery/forwarding.py).
     async for event in with_skipped(stream.events(), app, metrics, reread):
         message = event.message
         metrics.events_consumed.labels(settings.product_events_topic).inc()
@@ -131,7 +131,7 @@ async def _end_quiet_incidents(partition: int, now: float) -> None:
 
 
 async def _load_due_times() -> None:
-    """One scan of this worker's product alert rows after a rebalance (see streams/due_index.py)."""
+    """One scan of this worker's product alert rows after a rebalance (see streams/delivery/due_index.py)."""
     actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.product_events_topic}
     await INCIDENTS_DUE.rebuild(product_alerts.items(), _incident_due, lambda _key, state: state.partition, actives)
 

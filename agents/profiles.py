@@ -67,12 +67,12 @@ from streams.app import (
     settings,
     tombstone_topics,
 )
-from streams.due_index import DueIndex
-from streams.forwarding import with_skipped
-from streams.output import Output, OutputRejected, send_output
-from streams.poison import attempt
+from streams.delivery.due_index import DueIndex
+from streams.delivery.forwarding import with_skipped
+from streams.delivery.output import Output, OutputRejected, send_output
+from streams.delivery.poison import attempt
+from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config, marketing_config
-from streams.watermark import WATERMARK
 
 __all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "sessions", "user_alerts"]
 
@@ -125,7 +125,7 @@ profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_seria
 @app.agent(profile_inputs, name="profiles")
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
-    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
+    # Offsets the consumer skipped come first, read back from Kafka (streams/delivery/forwarding.py).
     async for event in with_skipped(stream.events(), app, metrics, reread):
         message = event.message
         metrics.events_consumed.labels(message.topic).inc()

@@ -8,10 +8,10 @@ from typing import Any
 from faust.types import EventT, StreamT
 
 from streams.app import app, dead_letters, insights_topic, lag, metrics, reread, reviews_topic, settings
+from streams.delivery.output import Output, publish
+from streams.delivery.pipelined import PipelinedStream
 from streams.llm.analyzer import Analyzer
 from streams.llm.factory import shared_analyzers
-from streams.output import Output, publish
-from streams.pipelined import PipelinedStream
 from streams.review_processor import ReviewProcessor, SourceMessage
 
 __all__ = ["analyse_reviews"]
@@ -53,7 +53,8 @@ async def _analyse(stream: StreamT[Any], analyzer: Analyzer, fallback: Analyzer 
         elif result.dead_letter is not None:
             await publish(dead_letters.as_output(result.dead_letter), metrics, instead)
 
-    # Offsets the consumer skipped are read back from the brokers Faust consumes from (streams/skipped_reader.py).
+    # Offsets the consumer skipped are read back from the brokers Faust consumes from
+    # (streams/delivery/skipped_reader.py).
     pipeline = PipelinedStream(capacity=settings.llm_max_inflight, agent="reviews", metrics=metrics,
                                on_finished=lag.note_finished, on_fatal=app.crash, reread=reread)
     await pipeline.run(stream, handle)

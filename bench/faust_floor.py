@@ -66,7 +66,7 @@ def main() -> None:
     app = build(mode, env["FLOOR_BROKER"], env["FLOOR_TOPIC"], int(env["FLOOR_PARTITIONS"]), int(env["FLOOR_EVENTS"]),
                 Path(env["FLOOR_RESULT"]), env["FLOOR_DATADIR"], env.get("FLOOR_TAG", "x"))
     worker = Worker(app, loglevel="warning", quiet=True)
-    worker.spinner = None  # see streams/cli.py: the spinner turns on DEBUG logging
+    worker.spinner = None  # see streams/commands/cli.py: the spinner turns on DEBUG logging
     worker.execute_from_commandline()
 
 

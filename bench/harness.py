@@ -37,7 +37,7 @@ def bench_workdir(name: str) -> Path:
 
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning"], env=env,
+        return subprocess.Popen([sys.executable, "-m", "streams", "worker", "--loglevel", "warning"], env=env,
                                 cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -39,7 +39,7 @@ from bench.harness import bench_workdir, free_port, kafka_up, start_worker, stop
 from models.click import parse_click
 from models.profile import ProfileConfig, SourceRef, UserProfile, fold_click
 from models.session import SessionConfig, SessionState, observe
-from streams.kafka_client import KafkaConnection
+from streams.kafka.client import KafkaConnection
 from streams.settings import Settings
 from streams.topics import TopicSpec, ensure_topics
 

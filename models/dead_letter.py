@@ -8,10 +8,10 @@ original, so that an operator can look at it and send it back.
 ('{"text": "call [PHONE]"}', 20, 'none')
 
 The original may hold personal data, so a letter never holds it in plain text: with a sealer (a key configured) it
-keeps the message key and value sealed (AES-GCM, `streams/sealing.py`), without one only a redacted preview, the size
-and the sha256. Every letter fits what the producer sends (`models/bounds.py`): an original too large to be kept
-whole keeps its first `DEAD_LETTER_HEAD_BYTES` (`original_kept: "head"`) — a letter the producer refused would stop
-the agent at that event at every start, and the whole partition behind it.
+keeps the message key and value sealed (AES-GCM, `streams/security/sealing.py`), without one only a redacted preview,
+the size and the sha256. Every letter fits what the producer sends (`models/bounds.py`): an original too large to be
+kept whole keeps its first `DEAD_LETTER_HEAD_BYTES` (`original_kept: "head"`) — a letter the producer refused would
+stop the agent at that event at every start, and the whole partition behind it.
 """
 
 from __future__ import annotations

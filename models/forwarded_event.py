@@ -7,7 +7,8 @@ topic-partition, so when a forwarder replays after a crash (at-least-once), the 
 claimed source a lever: a garbled or forged message with a huge `source_offset` would make a profile ignore that
 partition's real events from then on. So internal messages are read as strictly as external ones — the payload by
 the same parsers (`click_from_data`, `parse_insight`), the source against the topics it may name — and the agents
-also check that the offset exists (streams/source_guard.py). A message that fails is a dead letter, never folded.
+also check that the offset exists (streams/delivery/source_guard.py). A message that fails is a dead letter, never
+folded.
 
 >>> event = parse_forwarded_event(
 ...     b'{"kind": "tick", "source_topic": "tick", "source_partition": 2, "source_offset": -1, '

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from models.alerts import AlertOutcome
 from streams.app import alerts_topic, metrics
-from streams.output import Output, send_output
+from streams.delivery.output import Output, send_output
 
 __all__ = ["publish_alerts"]
 

@@ -24,16 +24,16 @@ from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
 from models.profile import UserProfile
 from models.session import Session
-from streams import due_index
-from streams.api_auth import ApiGuard
 from streams.compat.faust_internals import committed_offset, partition_databases
-from streams.dead_letters import DeadLetters
-from streams.kafka_client import KafkaConnection
-from streams.lag import LagTracker
+from streams.delivery import due_index
+from streams.delivery.dead_letters import DeadLetters
+from streams.delivery.lag import LagTracker
+from streams.delivery.skipped_reader import KafkaSkippedReader
+from streams.delivery.source_guard import ForwardedReader, SourceEnds, kafka_end_offsets
+from streams.kafka.client import KafkaConnection
 from streams.metrics import Metrics
+from streams.security.api_auth import ApiGuard
 from streams.settings import current_settings
-from streams.skipped_reader import KafkaSkippedReader
-from streams.source_guard import ForwardedReader, SourceEnds, kafka_end_offsets
 from streams.topics import TopicRole, topic_spec
 
 __all__ = [
@@ -84,7 +84,8 @@ app = faust.App(
     broker_credentials=kafka.faust_credentials(),
     # Faust would otherwise read bare variables such as WEB_PORT, which Kubernetes sets for a service named `web`.
     env_prefix="REVIEWSTREAM_FAUST_",
-    autodiscover=False,
+    # `app.discover()` (the worker command) imports every module of the agents package.
+    autodiscover=["agents"],
     origin="streams.app",
     # Per app id: RocksDB files of another deployment (another changelog) must never be mistaken for ours.
     datadir=str(settings.datadir / settings.app_id),
@@ -159,7 +160,7 @@ forwarded_sources = ForwardedSources(clicks=settings.clickstream_topic, insights
 forwarded_reader = ForwardedReader(forwarded_sources, bounds, SourceEnds(kafka_end_offsets(kafka)))
 # Offsets the consumer skipped are read back from the same brokers, with the same credentials.
 reread = KafkaSkippedReader(kafka)
-# The views that show personal data ask for the API token (streams/api_auth.py).
+# The views that show personal data ask for the API token (streams/security/api_auth.py).
 guarded = ApiGuard(settings.api_token)
 dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
 

@@ -18,14 +18,14 @@ from models.dead_letter import DeadLetter
 from models.errors import InvalidEvent
 from models.insight import ReviewInsight
 from models.review import Review, parse_review
-from streams.dead_letters import DeadLetters, SourceMessage
+from streams.delivery.dead_letters import DeadLetters, SourceMessage
+from streams.delivery.poison import attempt
 from streams.llm.analyzer import Analyzer, AnalyzerReply, ReviewText
 from streams.llm.errors import LLMError, outcome_of
 from streams.llm.output_guard import OutputGuard, parse_competitors
 from streams.llm.redaction import redact
 from streams.llm.reply_policy import enforce_reply_policy
 from streams.metrics import Metrics
-from streams.poison import attempt
 
 __all__ = ["Processed", "ReviewProcessor", "SourceMessage"]
 

@@ -13,8 +13,8 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.bounds import FieldBounds
-from streams.kafka_client import KafkaConnection, SaslMechanism, SecurityProtocol
-from streams.sealing import Keyring
+from streams.kafka.client import KafkaConnection, SaslMechanism, SecurityProtocol
+from streams.security.sealing import Keyring
 
 __all__ = ["PROJECT_ROOT", "LLMProvider", "Settings", "current_settings", "use_settings"]
 
@@ -30,7 +30,7 @@ class Settings(BaseSettings):
 
     app_id: str = Field("reviewstream", description="Kafka consumer group and prefix of internal topics")
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated")
-    # How every client connects (streams/kafka_client.py): the Faust app, the admin client, the skipped-offset reader,
+    # How every client connects (streams/kafka/client.py): the Faust app, the admin client, the skipped-offset reader,
     # replay, tail, the demo and the benches.
     kafka_security_protocol: SecurityProtocol = Field("PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or "
                                                       "SASL_SSL")

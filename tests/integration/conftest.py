@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from models.dead_letter import source_aad, unframe_original
 from streams.llm.simulator import SimulatorConfig, start_simulator
-from streams.sealing import Keyring, new_key_spec
+from streams.security.sealing import Keyring, new_key_spec
 from streams.settings import Settings
 from streams.topics import ensure_topics
 from tests.conftest import ROOT, free_port
@@ -46,7 +46,7 @@ async def poll(check: Callable[[], Awaitable[Any]], timeout_s: float, interval_s
             return result
         await asyncio.sleep(interval_s)
 
-# The workers' token for the views that show personal data (streams/api_auth.py).
+# The workers' token for the views that show personal data (streams/security/api_auth.py).
 API_TOKEN = "integration-test-api-token"
 API_HEADERS = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -70,7 +70,7 @@ class Deployment:
         """How a test's own clients reach this deployment's broker (its security settings included)."""
         return self.settings.kafka().client_kwargs()
 
-    def start_worker(self, name: str = "w1", entry: str = "streams.cli", **extra_env: str) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str = "w1", entry: str = "streams", **extra_env: str) -> subprocess.Popen[bytes]:
         self.web_ports[name] = int(extra_env.pop("REVIEWSTREAM_WEB_PORT", 0) or free_port())
         env = {**self.env, "REVIEWSTREAM_WEB_PORT": str(self.web_ports[name]),
                "REVIEWSTREAM_DATADIR": str(self.workdir / f"data-{name}"), **extra_env}

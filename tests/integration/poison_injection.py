@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import models.profile
-from streams.cli import main
+from streams.commands.cli import main
 from streams.llm.analyzer import AnalyzerReply, ReviewText
 from streams.llm.local import LocalAnalyzer
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from faust.transport.consumer import Consumer
 
-from streams.cli import main
+from streams.commands.cli import main
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ FAST_TIME = {"REVIEWSTREAM_SESSION_GAP_S": "60", "REVIEWSTREAM_MARKETING_ABANDON
 
 
 def cli(deployment: Deployment, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env or deployment.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "streams", *args], env=env or deployment.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -31,7 +31,7 @@ async def test_a_worker_over_sasl_ssl_processes_reviews_and_clicks_end_to_end(se
     # Reviews go in the way a user sends them: `reviewstream replay`, over the same secured connection.
     sample = tmp_path / "reviews.jsonl"
     sample.write_bytes(b"\n".join(orjson.dumps(r) for r in reviews))
-    replay = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(sample), "--quiet"], env=dep.env,
+    replay = subprocess.run([sys.executable, "-m", "streams", "replay", str(sample), "--quiet"], env=dep.env,
                             cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert replay.returncode == 0, replay.stderr
     worker = dep.start_worker("w1")
@@ -44,7 +44,7 @@ async def test_a_worker_over_sasl_ssl_processes_reviews_and_clicks_end_to_end(se
 def start_refused(dep: Deployment, tmp_path: Path, **settings: str) -> tuple[int, str]:
     """Start a worker that must refuse to run; the timeout turns a hang or a retry loop into a failure."""
     env = {**dep.env, **settings, "REVIEWSTREAM_DATADIR": str(tmp_path / "refused")}
-    proc = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], env=env, cwd=ROOT, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "streams", "worker"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
     return proc.returncode, proc.stderr
 

@@ -22,7 +22,7 @@ def cli(deployment: Deployment, *args: str, token: str | None) -> subprocess.Com
     env = {k: v for k, v in deployment.env.items() if k != "REVIEWSTREAM_API_TOKEN"}
     if token is not None:
         env["REVIEWSTREAM_API_TOKEN"] = token
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "streams", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from streams.api_auth import ApiGuard
+from streams.security.api_auth import ApiGuard
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.batch import analyze_file, read_input_rows
+from streams.commands.analyze import analyze_file, read_input_rows
 from streams.review_processor import ReviewProcessor
 from tests.unit.fakes import FakeAnalyzer
 

@@ -15,10 +15,10 @@ from faust.types import TP
 from models.bounds import DEAD_LETTER_HEAD_BYTES, DEAD_LETTER_MAX_BYTES
 from models.dead_letter import DeadLetter, source_aad, unframe_original
 from models.schemas import load_schema
-from streams.dead_letters import DeadLetters, SourceMessage
+from streams.delivery.dead_letters import DeadLetters, SourceMessage
+from streams.delivery.skipped_reader import RereadMessage
 from streams.metrics import Metrics
-from streams.sealing import Keyring, SealingError, new_key_spec
-from streams.skipped_reader import RereadMessage
+from streams.security.sealing import Keyring, SealingError, new_key_spec
 from tests.unit.test_pipelined_skips import FakeEvent
 
 SPEC = new_key_spec("k1")

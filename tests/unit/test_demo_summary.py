@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.demo import DemoResult, _summary
+from streams.commands.demo import DemoResult, _summary
 
 
 def _result(**fields: object) -> DemoResult:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.due_index import DueIndex, clear_all
+from streams.delivery.due_index import DueIndex, clear_all
 
 
 def test_pops_what_is_due_in_order_each_key_once() -> None:

@@ -14,7 +14,7 @@ from models.bounds import DEFAULT_BOUNDS
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedSources, parse_forwarded_event
 from models.marketing import parse_marketing_trigger
-from streams.source_guard import ForwardedReader, SourceEnds
+from streams.delivery.source_guard import ForwardedReader, SourceEnds
 from tests.unit.fakes import analysis_for
 
 SOURCES = ForwardedSources(clicks="clickstream", insights="review-insights")

@@ -8,7 +8,7 @@ from pathlib import Path
 import faust
 import pytest
 
-from streams.kafka_client import KafkaConnection, KafkaSecurityError, parse_servers
+from streams.kafka.client import KafkaConnection, KafkaSecurityError, parse_servers
 from streams.settings import Settings
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from streams.lag import LagTracker
+from streams.delivery.lag import LagTracker
 
 
 def test_caught_up_partition_has_no_lag() -> None:

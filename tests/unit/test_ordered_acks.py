@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from streams.ordered_acks import OrderedAcks
+from streams.delivery.ordered_acks import OrderedAcks
 
 
 def test_acks_are_released_only_in_offset_order() -> None:

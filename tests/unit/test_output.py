@@ -12,11 +12,11 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from faust.exceptions import ProducerSendError
 
 from models.dead_letter import DeadLetter
-from streams import output as output_module
-from streams.dead_letters import DeadLetters, SourceMessage
+from streams.delivery import output as output_module
+from streams.delivery.dead_letters import DeadLetters, SourceMessage
+from streams.delivery.output import Output, OutputRejected, publish, send_output
 from streams.metrics import Metrics
-from streams.output import Output, OutputRejected, publish, send_output
-from streams.sealing import Keyring, new_key_spec
+from streams.security.sealing import Keyring, new_key_spec
 
 
 @dataclass

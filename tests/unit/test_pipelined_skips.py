@@ -1,5 +1,5 @@
-"""Offsets the consumer skipped, in the pipelined (many in flight, ordered acks) agent: streams/pipelined.py with a
-fake stream and a fake read-back. Each handler call waits for the test to finish it, so the order in which events
+"""Offsets the consumer skipped, in the pipelined (many in flight, ordered acks) agent: streams/delivery/pipelined.py
+with a fake stream and a fake read-back. Each handler call waits for the test to finish it, so the order in which events
 finish is explicit."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from faust.types import TP
 
+from streams.delivery.pipelined import PipelinedStream
+from streams.delivery.skipped_reader import RereadEvent, RereadMessage
 from streams.metrics import Metrics
-from streams.pipelined import PipelinedStream
-from streams.skipped_reader import RereadEvent, RereadMessage
 
 P0 = TP("reviews", 0)
 P1 = TP("reviews", 1)

@@ -1,8 +1,8 @@
-"""Noticing offsets the consumer skipped (streams/skipped_offsets.py)."""
+"""Noticing offsets the consumer skipped (streams/delivery/skipped_offsets.py)."""
 
 from __future__ import annotations
 
-from streams.skipped_offsets import SkipDetector
+from streams.delivery.skipped_offsets import SkipDetector
 
 
 def test_consecutive_offsets_are_next() -> None:

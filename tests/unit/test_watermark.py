@@ -3,7 +3,7 @@ and does not jump to an absurd future."""
 
 from __future__ import annotations
 
-from streams.watermark import Watermark
+from streams.delivery.watermark import Watermark
 
 
 class Clock:

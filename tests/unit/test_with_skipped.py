@@ -1,5 +1,5 @@
 """Offsets the consumer skipped, in the agents that handle one event at a time (forwarders, folds):
-streams/forwarding.py `with_skipped` with fake events and a fake read-back (no Kafka)."""
+streams/delivery/forwarding.py `with_skipped` with fake events and a fake read-back (no Kafka)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from faust.types import TP
 
-from streams.forwarding import with_skipped
+from streams.delivery.forwarding import with_skipped
+from streams.delivery.skipped_reader import RereadEvent, RereadMessage
 from streams.metrics import Metrics
-from streams.skipped_reader import RereadEvent, RereadMessage
 from tests.unit.test_pipelined_skips import FakeApp, FakeEvent, FakeMessage
 
 P0 = TP("clicks", 0)

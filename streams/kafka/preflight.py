@@ -18,7 +18,7 @@ import ssl
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailed
 
-from streams.kafka_client import KafkaConnection
+from streams.kafka.client import KafkaConnection
 
 __all__ = ["KafkaUnreachable", "preflight"]
 

@@ -29,8 +29,8 @@ from models.bounds import FieldBounds
 from models.click import parse_click
 from models.errors import InvalidEvent
 from models.review import parse_review
-from streams.replay import read_records, replay_file
-from streams.sealing import new_key_spec
+from streams.commands.replay import read_records, replay_file
+from streams.security.sealing import new_key_spec
 from streams.settings import PROJECT_ROOT, Settings
 from streams.topics import ensure_topics
 
@@ -127,7 +127,7 @@ def _start_worker(log_path: Path, web_port: int, datadir: Path, secrets: dict[st
            "REVIEWSTREAM_TIMER_TICK_S": "2", **secrets, **os.environ, "REVIEWSTREAM_DATADIR": str(datadir)}
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
+            [sys.executable, "-m", "streams", "worker", "--loglevel", "warning", "--web-port", str(web_port)],
             stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, start_new_session=True, env=env,
         )
 

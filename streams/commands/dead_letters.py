@@ -21,8 +21,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from models.dead_letter import source_aad, unframe_original
-from streams.kafka_client import KafkaConnection, partitions_of
-from streams.sealing import Keyring, SealingError
+from streams.kafka.client import KafkaConnection, partitions_of
+from streams.security.sealing import Keyring, SealingError
 
 __all__ = ["LetterFilter", "RedriveSummary", "open_original", "read_letters", "redrive"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.kafka_client import partitions_of
+from streams.kafka.client import partitions_of
 from streams.settings import Settings
 
 __all__ = ["request_erasure"]

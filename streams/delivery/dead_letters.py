@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from faust.types import EventT, TopicT
 
 from models.dead_letter import DeadLetter, Sealer
+from streams.delivery.output import Output, OutputRejected, send_output
 from streams.llm.redaction import redact
 from streams.metrics import Metrics
-from streams.output import Output, OutputRejected, send_output
 
 __all__ = ["DeadLetters", "MessageLike", "SourceMessage"]
 

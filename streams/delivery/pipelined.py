@@ -5,9 +5,10 @@ instance and concurrency lives here: each event is handled in its own task, at m
 window is full, consumption waits: that is the backpressure), and acks are released per partition strictly in
 offset order by `OrderedAcks`. A crash replays unfinished events; it never skips one.
 
-Offsets the consumer skipped (streams/skipped_offsets.py) are read back with `reread` (streams/skipped_reader.py) when
-the next event of the partition shows the hole, and handled like any other event, before that event: so the ack of
-the event that revealed the hole, and with it the commit, waits until the missing ones are finished.
+Offsets the consumer skipped (streams/delivery/skipped_offsets.py) are read back with `reread`
+(streams/delivery/skipped_reader.py) when the next event of the partition shows the hole, and handled like any other
+event, before that event: so the ack of the event that revealed the hole, and with it the commit, waits until the
+missing ones are finished.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Any, cast
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-from streams.forwarding import with_skipped
+from streams.delivery.forwarding import with_skipped
+from streams.delivery.ordered_acks import OrderedAcks
+from streams.delivery.skipped_reader import RereadEvent, SkippedReader
 from streams.metrics import Metrics
-from streams.ordered_acks import OrderedAcks
-from streams.skipped_reader import RereadEvent, SkippedReader
 
 __all__ = ["Handler", "PipelinedStream"]
 

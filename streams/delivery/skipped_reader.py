@@ -1,5 +1,5 @@
-"""Reading offsets the consumer skipped straight from Kafka (every agent: streams/pipelined.py for the review agent,
-streams/forwarding.py `with_skipped` for the forwarders and folds).
+"""Reading offsets the consumer skipped straight from Kafka (every agent: streams/delivery/pipelined.py for the review
+agent, streams/delivery/forwarding.py `with_skipped` for the forwarders and folds).
 
 Seeking Faust's consumer back does not work, for two reasons found in faust-streaming 0.15.3's source:
 
@@ -27,7 +27,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 
-from streams.kafka_client import KafkaConnection
+from streams.kafka.client import KafkaConnection
 
 __all__ = ["KafkaSkippedReader", "RereadEvent", "RereadMessage", "SkippedOffsetsUnreadable", "SkippedReader"]
 

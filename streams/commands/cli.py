@@ -40,8 +40,8 @@ def _settings() -> Settings:
 
 def _connect_check(settings: Settings) -> None:
     """Fail now, with the reason, when the Kafka settings cannot work (incomplete, wrong password, untrusted CA)."""
-    from streams.kafka_client import KafkaSecurityError
-    from streams.kafka_preflight import KafkaUnreachable, preflight
+    from streams.kafka.client import KafkaSecurityError
+    from streams.kafka.preflight import KafkaUnreachable, preflight
 
     try:
         asyncio.run(preflight(settings.kafka()))
@@ -62,13 +62,11 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     # Third-party fixes, explicitly, before the app exists (streams/compat/: each with its upstream issue).
     compat.apply()
 
-    import agents.clickstream
-    import agents.insights
-    import agents.marketing
-    import agents.products
-    import agents.profiles
-    import agents.reviews  # noqa: F401 - importing registers the agents, tables and pages with the app
     from streams.app import app, settings
+
+    # Faust's own convention: the agents package is scanned and each module registers its agents, tables and pages
+    # (streams/ never imports agents/).
+    app.discover()
     from streams.llm.local import load_local_model
     from streams.topics import prepare_worker_topics
 
@@ -93,7 +91,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from streams.replay import replay_file
+    from streams.commands.replay import replay_file
     from streams.topics import ensure_topics
 
     settings = _settings()
@@ -107,7 +105,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from streams.batch import analyze_file
+    from streams.commands.analyze import analyze_file
     from streams.llm.factory import build_analyzers
     from streams.review_processor import ReviewProcessor
     from streams.settings import Settings
@@ -138,7 +136,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import signal
 
-    from streams.demo import SAMPLE, run_demo
+    from streams.commands.demo import SAMPLE, run_demo
 
     # A SIGTERM (make interrupted, `timeout`) must still run the demo's clean-up, which stops its worker: an orphaned
     # worker in the same consumer group would take partitions from the next demo's worker.
@@ -164,7 +162,7 @@ def _cmd_state(args: argparse.Namespace) -> int:
     kind, key = ("profiles", args.user_id) if args.command == "profile" else ("products", args.product_id)
     settings = _settings()
     base = args.url or f"http://127.0.0.1:{settings.web_port}"
-    # The views show personal data: they answer only with the worker's API token (streams/api_auth.py).
+    # The views show personal data: they answer only with the worker's API token (streams/security/api_auth.py).
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -210,7 +208,7 @@ def _cmd_tail(args: argparse.Namespace) -> int:
 
 
 def _cmd_forget(args: argparse.Namespace) -> int:
-    from streams.erasure_client import request_erasure
+    from streams.commands.forget import request_erasure
 
     settings = _settings()
     _connect_check(settings)
@@ -228,8 +226,8 @@ def _cmd_forget(args: argparse.Namespace) -> int:
 
 
 def _cmd_dead_letters(args: argparse.Namespace) -> int:
-    from streams.dead_letter_admin import LetterFilter, open_original, read_letters, redrive
-    from streams.sealing import SealingError, new_key_spec
+    from streams.commands.dead_letters import LetterFilter, open_original, read_letters, redrive
+    from streams.security.sealing import SealingError, new_key_spec
 
     if args.action == "keygen":
         print(new_key_spec(args.key_id))

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from faust.exceptions import ProducerSendError
 
 from streams.compat.producer_buffer import UnflushedTableWrites
-from streams.skipped_reader import SkippedOffsetsUnreadable
+from streams.delivery.skipped_reader import SkippedOffsetsUnreadable
 
 __all__ = ["INFRASTRUCTURE_ERRORS", "attempt"]
 

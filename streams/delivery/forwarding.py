@@ -17,11 +17,11 @@ from typing import Any, cast
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-from streams.dead_letters import DeadLetters
+from streams.delivery.dead_letters import DeadLetters
+from streams.delivery.output import Output, OutputRejected, send_output
+from streams.delivery.skipped_offsets import SkipDetector
+from streams.delivery.skipped_reader import RereadEvent, SkippedReader
 from streams.metrics import Metrics
-from streams.output import Output, OutputRejected, send_output
-from streams.skipped_offsets import SkipDetector
-from streams.skipped_reader import RereadEvent, SkippedReader
 
 __all__ = ["Route", "forward_in_order", "with_skipped"]
 
@@ -99,13 +99,13 @@ async def with_skipped(
 
     An agent that handles one event at a time is safe as it is: Faust acks the event that revealed the hole only after
     the agent asks for the next one, so the commit cannot pass the missing offsets before they are handled; one with
-    many in flight orders its acks by offset (streams/pipelined.py). The read-back ones have nothing to ack in Faust
-    (its gap bookkeeping already counts them as done). Faust's consumer is not sought
-    back: its fetch loop would undo the seek with the rest of a batch it fetched before (streams/skipped_reader.py).
-    `decode` fills `RereadEvent.value` for agents that read the decoded value. A `RereadEvent` is typed as the Faust
-    event it stands for: handlers read only its `message` fields and `value`. If reading back fails, `on_unreadable`
-    is awaited and the error raised: the event that revealed the hole is not yielded, so nothing past the hole is
-    acked and a restart replays the missing offsets."""
+    many in flight orders its acks by offset (streams/delivery/pipelined.py). The read-back ones have nothing to ack
+    in Faust (its gap bookkeeping already counts them as done). Faust's consumer is not sought back: its fetch loop
+    would undo the seek with the rest of a batch it fetched before (streams/delivery/skipped_reader.py). `decode`
+    fills `RereadEvent.value` for agents that read the decoded value. A `RereadEvent` is typed as the Faust event it
+    stands for: handlers read only its `message` fields and `value`. If reading back fails, `on_unreadable` is
+    awaited and the error raised: the event that revealed the hole is not yielded, so nothing past the hole is acked
+    and a restart replays the missing offsets."""
     skips = SkipDetector()
     async for event in events:
         message = event.message

@@ -13,7 +13,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from tqdm import tqdm
 
-from streams.kafka_client import KafkaConnection
+from streams.kafka.client import KafkaConnection
 
 __all__ = ["read_records", "replay_file"]
 

@@ -1,4 +1,4 @@
-"""Noticing offsets the consumer skipped, so that the agent can read them back (streams/skipped_reader.py).
+"""Noticing offsets the consumer skipped, so that the agent can read them back (streams/delivery/skipped_reader.py).
 
 Faust (0.15.3) can pass over messages it has fetched without delivering them to the stream — a batch cut short by
 its flow control or a generation change, after which its own gap bookkeeping treats the missing offsets as done, so

@@ -24,7 +24,7 @@ from faust.types import TP
 from models.bounds import FieldBounds
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent, ForwardedSources, parse_forwarded_event
-from streams.kafka_client import KafkaConnection, partitions_of
+from streams.kafka.client import KafkaConnection, partitions_of
 
 __all__ = ["EndOffsetsFetch", "ForwardedReader", "SourceEnds", "kafka_end_offsets"]
 
