@@ -3,7 +3,9 @@
 Four kinds. On a product: `safety_issue` (a review reporting a hazard, at once), `negative_spike` (the current
 window's negative share well above the product's own baseline, with a minimum volume) and `competitor_trend` (a
 competitor's mentions in the current window well above its baseline rate). On a user: `vip_unhappy` (a negative
-review or a complaint from a high-value customer).
+review or a complaint from a high-value customer). A fifth, `review_campaign` (several suspicious reviews of one
+product at once), is decided by `models.integrity` with the same incident machinery (`trigger_incident`,
+`expire_quiet`).
 
 Incidents. A rule that fires opens an incident under a stable `alert_id` (a hash of kind, subject and the review
 that opened it, so re-processing the same input yields the same id, and the alerts topic, keyed by `alert_id`,
@@ -19,7 +21,7 @@ Baselines are kept per product in hourly buckets of (reviews, negative reviews, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -92,7 +94,7 @@ class Alert(faust.Record, include_metadata=False, serializer="json"):
     """One record on the `alerts` topic, keyed by `alert_id`: an incident opening (`firing`) or ending (`resolved`)."""
 
     alert_id: str
-    kind: str  # safety_issue | negative_spike | vip_unhappy | competitor_trend
+    kind: str  # safety_issue | negative_spike | vip_unhappy | competitor_trend | review_campaign
     status: str  # firing | resolved
     severity: str  # info | warning | critical
     subject_type: str  # product | user
@@ -352,11 +354,12 @@ def evaluate_user(
 def trigger_incident(
     incidents: dict[str, Incident], alerts: list[Alert], suppressed: list[str], kind: str, severity: str,
     subject_type: str, subject_id: str, review_id: str, at: float, figures: dict[str, Any], message: str,
-    cfg: AlertConfig, competitor: str | None = None,
+    cfg: AlertConfig, competitor: str | None = None, also: Sequence[str] = (),
 ) -> None:
     """A rule fired on review `review_id` written at `at`: open an incident (and its `firing` alert) under the key
     "kind" or "kind:competitor" of `incidents`, or, while one is open there, let the evidence join it silently
-    (`suppressed` gets the kind). Both lists and the mapping are updated in place."""
+    (`suppressed` gets the kind). Both lists and the mapping are updated in place. `also`: earlier reviews that are
+    part of the same evidence (a rule that fires on several reviews together), listed before `review_id`."""
     key = f"{kind}:{competitor}" if competitor else kind
     incident = incidents.get(key)
     if incident is not None:
@@ -364,13 +367,14 @@ def trigger_incident(
         incidents[key] = Incident(
             alert_id=incident.alert_id, kind=kind, severity=incident.severity, opened_at=incident.opened_at,
             last_triggered_at=max(incident.last_triggered_at, at),
-            review_ids=_bounded([*incident.review_ids, review_id], cfg.max_evidence_ids),
+            review_ids=_bounded([*incident.review_ids, *also, review_id], cfg.max_evidence_ids),
             figures=figures, competitor=competitor)
         suppressed.append(kind)
         return
     incident = Incident(alert_id=alert_id(kind, subject_id, review_id, competitor), kind=kind,
                         severity=severity, opened_at=at, last_triggered_at=at,
-                        review_ids=[review_id], figures=figures, competitor=competitor)
+                        review_ids=_bounded([*also, review_id], cfg.max_evidence_ids), figures=figures,
+                        competitor=competitor)
     incidents[key] = incident
     alerts.append(Alert(alert_id=incident.alert_id, kind=kind, status="firing", severity=severity,
                         subject_type=subject_type, subject_id=subject_id, message=message,

@@ -1,0 +1,253 @@
+"""How well review integrity catches campaigns, and what it costs: `python -m bench.integrity`, one JSON line.
+
+A shop (`bench/review_campaigns.py`): 80 products, ~2,500 organic users who browse and buy and write real reviews
+(one corpus split per run), and generated campaigns of eight shapes. Every event goes through the pure core in
+event-time order, as the agents would run it: clicks and insights fold into profiles (`models.profile`), then for
+each review the user stage (`fold_account_review`), the product stage (`assess_review`), the band stage
+(`probe_band`) and the text matches back on both products (`apply_text_match`). Sentiment comes from the offline
+analyzer (`streams.llm.local`), given the rating as the worker gives it.
+
+Splits: the weights and the threshold were fitted with `--fit` on seed 1, the corpora's `val` texts and the five
+tuned shapes. The default run reports seed 2, the `test` texts and all eight shapes, three of which were never
+fitted (brushing_with_orders, account_ring, camouflaged_copy).
+
+Figures (at the default threshold, on each review's final verdict: later evidence can flag an earlier review):
+  precision, recall                       all campaign shapes against all organic reviews
+  organic_false_positive_rate             flagged organic reviews / organic reviews
+  recall_by_shape, precision_by_shape     one shape's reviews against all organic reviews
+  tuned_*, untuned_*                      the same over the tuned and the never-tuned shapes
+  recall_at_arrival                       flagged by the verdict published when the review arrived
+  campaigns_alerted                       campaign instances with a review_campaign alert naming their reviews
+  organic_campaign_alerts                 review_campaign alerts naming only organic reviews
+  integrity_ms_per_review                 the integrity step alone (signature, the three stages, the matches),
+                                          per review; profile folds and the analyzer excluded
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.review_campaigns import (
+    BLIND_SHAPES,
+    SHAPES,
+    TUNED_SHAPES,
+    UNTUNED_SHAPES,
+    PlannedReview,
+    Shop,
+    build_shop,
+)
+from models.alerts import Alert
+from models.insight import ReviewInsight
+from models.integrity import (
+    CAMPAIGN,
+    DEFAULT_INTEGRITY_CONFIG,
+    SIGNALS,
+    AccountState,
+    BandBucket,
+    IntegrityConfig,
+    IntegrityOutcome,
+    ProductIntegrity,
+    ReviewIntegrity,
+    apply_text_match,
+    assess_review,
+    fold_account_review,
+    probe_band,
+    review_facts,
+    text_signature,
+)
+from models.profile import SourceRef, UserProfile, fold_click, fold_insight
+from streams.llm.local.analyzer import LocalAnalyzer
+from streams.llm.local.corpora import Split
+
+
+@dataclass
+class Pipeline:
+    """The integrity step as the agents run it, with dicts for tables and one offset counter per stage."""
+
+    cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG
+    profiles: dict[str, UserProfile] = field(default_factory=dict)
+    accounts: dict[str, AccountState] = field(default_factory=dict)
+    products: dict[str, ProductIntegrity] = field(default_factory=dict)
+    bands: dict[str, BandBucket] = field(default_factory=dict)
+    verdicts: dict[str, ReviewIntegrity] = field(default_factory=dict)
+    at_arrival: dict[str, bool] = field(default_factory=dict)
+    alerts: list[Alert] = field(default_factory=list)
+    seconds: float = 0.0
+    reviews: int = 0
+    offsets: Counter[str] = field(default_factory=Counter)
+
+    def _source(self, topic: str) -> SourceRef:
+        self.offsets[topic] += 1
+        return SourceRef(topic, 0, self.offsets[topic])
+
+    def click(self, click: Any) -> None:
+        self.profiles[click.user_id] = fold_click(self.profiles.get(click.user_id), click,
+                                                  self._source("clickstream")).profile
+
+    def review(self, review: PlannedReview, insight: ReviewInsight) -> None:
+        update = fold_insight(self.profiles.get(review.user_id), insight, self._source("profile-events"))
+        self.profiles[review.user_id] = update.profile
+        started = time.perf_counter()
+        signature = text_signature(review.text)
+        facts = review_facts(insight)
+        account = fold_account_review(self.accounts.get(review.user_id), update.profile, facts,
+                                      self._source("profile-events-integrity"), self.cfg)
+        self.accounts[review.user_id] = account.state
+        assert account.evidence is not None
+        outcome = assess_review(self.products.get(review.product_id), facts, account.evidence, signature,
+                                self._source("integrity-events"), self.cfg)
+        self._take(outcome)
+        self.at_arrival[review.review_id] = outcome.records[0].flagged
+        for probe in outcome.probes:
+            band = probe_band(self.bands.get(probe.key), probe, self.cfg)
+            self.bands[probe.key] = band.bucket
+            for match in band.matches:
+                for side in (match, match.mirrored()):
+                    state = self.products.get(side.product_id)
+                    if state is not None:
+                        self._take(apply_text_match(state, side, self.cfg))
+        self.seconds += time.perf_counter() - started
+        self.reviews += 1
+
+    def _take(self, outcome: IntegrityOutcome) -> None:
+        self.products[outcome.state.product_id] = outcome.state
+        for record in outcome.records:
+            self.verdicts[record.review_id] = record
+        self.alerts.extend(outcome.alerts)
+
+
+def _insight(review: PlannedReview, analyzer: LocalAnalyzer, cache: dict[tuple[str, int], Any]) -> ReviewInsight:
+    key = (review.text, review.rating)
+    if key not in cache:
+        cache[key] = analyzer.analyze_text(review.text, lang_hint=review.lang, rating=review.rating)
+    return ReviewInsight.build(review_id=review.review_id, user_id=review.user_id, product_id=review.product_id,
+                               analysis=cache[key], model="local", degraded=False, redacted=[], rating=review.rating,
+                               review_created_at=review.at, analyzed_at=review.at + 1.0)
+
+
+def simulate(shop: Shop, analyzer: LocalAnalyzer, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG
+             ) -> tuple[Pipeline, list[PlannedReview]]:
+    pipeline, reviews = Pipeline(cfg), []
+    cache: dict[tuple[str, int], Any] = {}
+    for event in shop.events:
+        if event.click is not None:
+            pipeline.click(event.click)
+        elif event.review is not None:
+            pipeline.review(event.review, _insight(event.review, analyzer, cache))
+            reviews.append(event.review)
+    return pipeline, reviews
+
+
+def _ratio(a: int, b: int) -> float:
+    return round(a / b, 4) if b else 0.0
+
+
+def figures(pipeline: Pipeline, reviews: list[PlannedReview], shapes: tuple[str, ...]) -> dict[str, Any]:
+    flagged = {r.review_id for r in reviews if pipeline.verdicts[r.review_id].flagged}
+    organic = [r for r in reviews if r.shape == "organic"]
+    false_positives = sum(r.review_id in flagged for r in organic)
+    by_shape: dict[str, list[PlannedReview]] = {s: [r for r in reviews if r.shape == s] for s in shapes}
+
+    def precision_recall(rows: list[PlannedReview]) -> tuple[float, float]:
+        caught = sum(r.review_id in flagged for r in rows)
+        return _ratio(caught, caught + false_positives), _ratio(caught, len(rows))
+
+    tuned = [r for s in shapes if s in TUNED_SHAPES for r in by_shape[s]]
+    untuned = [r for s in shapes if s in UNTUNED_SHAPES for r in by_shape[s]]
+    blind = [r for s in shapes if s in BLIND_SHAPES for r in by_shape[s]]
+    campaign_rows = tuned + untuned + blind
+    precision, recall = precision_recall(campaign_rows)
+    campaign_of = {r.review_id: r.campaign for r in campaign_rows}
+    firing = [a for a in pipeline.alerts if a.kind == CAMPAIGN and a.status == "firing"]
+    alerted = {campaign_of[i] for a in firing for i in a.review_ids if i in campaign_of}
+    instances = {r.campaign for r in campaign_rows}
+    out: dict[str, Any] = {
+        "reviews": len(reviews), "organic_reviews": len(organic), "campaign_reviews": len(campaign_rows),
+        "threshold": pipeline.cfg.threshold,
+        "precision": precision, "recall": recall,
+        "organic_false_positive_rate": _ratio(false_positives, len(organic)),
+        "organic_false_positives": false_positives,
+        "recall_at_arrival": _ratio(sum(pipeline.at_arrival[r.review_id] for r in campaign_rows), len(campaign_rows)),
+        "organic_false_positive_rate_at_arrival": _ratio(sum(pipeline.at_arrival[r.review_id] for r in organic),
+                                                         len(organic)),
+    }
+    for name, rows in (("tuned", tuned), ("untuned", untuned), ("blind", blind)):
+        if rows:
+            out[f"{name}_precision"], out[f"{name}_recall"] = precision_recall(rows)
+    out["recall_by_shape"] = {s: precision_recall(by_shape[s])[1] for s in shapes}
+    out["precision_by_shape"] = {s: precision_recall(by_shape[s])[0] for s in shapes}
+    out["campaigns_alerted"] = {s: f"{len({c for c in alerted if c and c.startswith(s + '-')})}/"
+                                   f"{len({c for c in instances if c and c.startswith(s + '-')})}" for s in shapes}
+    out["organic_campaign_alerts"] = sum(all(i not in campaign_of for i in a.review_ids) for a in firing)
+    fired: Counter[str] = Counter()
+    for r in organic:
+        fired.update(s.name for s in pipeline.verdicts[r.review_id].signals)
+    out["organic_signal_rates"] = {name: _ratio(fired[name], len(organic)) for name in SIGNALS}
+    out["integrity_ms_per_review"] = round(1000 * pipeline.seconds / max(1, pipeline.reviews), 4)
+    return out
+
+
+def fit(pipeline: Pipeline, reviews: list[PlannedReview], l2: float = 1.0) -> dict[str, Any]:
+    """Weights for scoring.py: a logistic regression on each review's final signal strengths, L2-regularised, with
+    every weight held at 0 or above (a sign of a campaign never counts in a review's favour, whatever this
+    generator's correlations say)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    x = np.array([[_strengths(pipeline, r).get(name, 0.0) for name in SIGNALS] for r in reviews])
+    y = np.array([float(r.shape != "organic") for r in reviews])
+
+    def loss(params: Any) -> tuple[float, Any]:
+        logits = params[0] + x @ params[1:]
+        p = 1.0 / (1.0 + np.exp(-logits))
+        eps = 1e-12
+        value = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(params[1:] ** 2) / len(y)
+        grad_logit = (p - y) / len(y)
+        grad = np.concatenate([[grad_logit.sum()], x.T @ grad_logit + 2 * l2 * params[1:] / len(y)])
+        return float(value), grad
+
+    start = np.zeros(len(SIGNALS) + 1)
+    bounds = [(None, None)] + [(0.0, None)] * len(SIGNALS)
+    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    return {"bias": round(float(found.x[0]), 2),
+            "weights": {name: round(float(w), 2) for name, w in zip(SIGNALS, found.x[1:], strict=True)}}
+
+
+def _strengths(pipeline: Pipeline, review: PlannedReview) -> dict[str, float]:
+    return {s.name: s.strength for s in pipeline.verdicts[review.review_id].signals}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--split", choices=["val", "test"], default="test")
+    parser.add_argument("--instances", type=int, default=6, help="campaign instances per shape")
+    parser.add_argument("--shapes", default=",".join(SHAPES),
+                        help=f"comma-separated campaign shapes (default all: {','.join(SHAPES)})")
+    parser.add_argument("--fit", action="store_true",
+                        help="fit the weights on this run's tuned shapes (use --seed 1 --split val) and print them")
+    args = parser.parse_args()
+    split: Split = args.split
+    shapes = TUNED_SHAPES if args.fit else tuple(args.shapes.split(","))
+    unknown = set(shapes) - set(SHAPES)
+    if unknown:
+        parser.error(f"unknown shapes {sorted(unknown)}; known: {', '.join(SHAPES)}")
+    shop = build_shop(args.seed, split, shapes, args.instances)
+    analyzer = LocalAnalyzer.from_model_dir()
+    pipeline, reviews = simulate(shop, analyzer)
+    result: dict[str, Any] = {"seed": args.seed, "split": split}
+    for name, group in (("tuned", TUNED_SHAPES), ("untuned", UNTUNED_SHAPES), ("blind", BLIND_SHAPES)):
+        result[f"shapes_{name}"] = [s for s in shapes if s in group]
+    result |= figures(pipeline, reviews, shapes)
+    if args.fit:
+        result["fit"] = fit(pipeline, reviews)
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""The product stage: assess each new review against its product's recent reviews, and spot campaigns.
+
+The agent partitioned by product keeps one `ProductIntegrity` per product (table `integrity_products`, key
+product_id) and calls, for every review that arrives with its author's `AccountEvidence` and text signature,
+
+>>> outcome = assess_review(table.get(pid), review, evidence, signature, source)      # doctest: +SKIP
+>>> table[pid] = outcome.state                                                         # doctest: +SKIP
+>>> publish(outcome.records, outcome.alerts); route(outcome.probes)                   # doctest: +SKIP
+
+What the row holds, all bounded:
+- `recent`: the latest `recent_reviews` reviews of the last `recent_span_s`, each with its signature (172 bytes),
+  the signals that fired for it and its near-duplicate ids — to compare new texts with (exactly: a vectorised
+  comparison of 64 signatures costs less than an LSH lookup and misses nothing) and to revise earlier verdicts;
+- `hours`, `days`: review counts for the burst signals (`burst.py`), ~25 hours and ~30 days of them;
+- `incidents`: the open `review_campaign` incident, with the alert machinery of `models.alerts`;
+- `folded_offsets`: the replay guard. With the defaults a busy product's row stays under ~40 KB.
+
+Later evidence revises earlier verdicts: a new review that copies an earlier one adds itself to that review's
+near-duplicates, and a burst that builds up in the window re-reads the window's earlier reviews. An earlier review
+that this flags gets a new `ReviewIntegrity` record (`revision` + 1); nothing is ever unflagged, so each review is
+published at most twice in practice, and a campaign's first reviews are caught with its later ones.
+
+Campaigns: when a review is flagged and the product has at least `campaign_min_reviews` flagged reviews from at
+least `campaign_min_accounts` accounts within `campaign_window_s`, a `review_campaign` incident opens (or the review
+joins the open one): the alert names the reviews, the accounts, the highest text similarity among them, the time
+window and how often each signal fired. It ends like every incident, after `cooldown_s` of event time without a
+flagged review (`expire_campaigns` on a tick, or the product's next review).
+
+Replays: the row remembers the highest offset per source partition (`source`: the position of the message this
+stage read, or of the original message its forwarder kept, as `ProfileEvent` does) and the ids of its recent
+reviews, so a replayed review, or a text match applied twice, changes nothing and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final, NamedTuple
+
+import faust
+import numpy as np
+
+from models.alerts import Alert, Incident, expire_quiet, trigger_incident
+from models.integrity.account import AccountEvidence
+from models.integrity.bands import BandProbe, TextMatch
+from models.integrity.burst import BurstFigures, RateBucket, add_to_buckets, burst_figures
+from models.integrity.config import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
+from models.integrity.facts import ReviewFacts
+from models.integrity.records import ReviewIntegrity
+from models.integrity.scoring import (
+    ACCOUNT_SIGNALS,
+    BURST_SIGNALS,
+    SCORER,
+    Evidence,
+    account_signals,
+    burst_signals,
+    duplicate_signals,
+    explain,
+    score,
+)
+from models.integrity.text import NUM_PERM, TextSignature, band_keys, signature_bytes
+from models.profile import SourceRef, already_folded, remember_offset
+
+__all__ = [
+    "CAMPAIGN",
+    "IntegrityOutcome",
+    "ProductIntegrity",
+    "RecentReview",
+    "apply_text_match",
+    "assess_review",
+    "campaign_due",
+    "expire_campaigns",
+]
+
+CAMPAIGN: Final = "review_campaign"
+_MAX_NEAR_DUPLICATES: Final = 20
+
+
+class RecentReview(faust.Record, include_metadata=False, serializer="json"):
+    review_id: str
+    user_id: str
+    at: float
+    rating: int | None
+    verified: bool
+    signature: str
+    shingles: int
+    # The signals that fired at the latest assessment: strength and figures.
+    strengths: dict[str, float]
+    figures: dict[str, dict[str, Any]]
+    # Near-duplicates by other accounts, on this product and on others (at most `max_duplicate_ids` each).
+    duplicates: list[str]
+    cross_duplicates: list[str]
+    similarity: float
+    score: float
+    flagged: bool
+    revision: int
+
+
+class ProductIntegrity(faust.Record, include_metadata=False, serializer="json"):
+    """Table `integrity_products`, key product_id."""
+
+    product_id: str
+    # Oldest first.
+    recent: list[RecentReview]
+    # Review counts for the burst signals: by hour for the window, by day for the baseline (see burst.py).
+    hours: dict[str, RateBucket]
+    days: dict[str, RateBucket]
+    # "review_campaign" → the open incident.
+    incidents: dict[str, Incident]
+    folded_offsets: dict[str, int]
+    # The table partition of the row, so that a tick of one partition touches only its own rows (-1: not known yet).
+    partition: int = -1
+
+
+class IntegrityOutcome(NamedTuple):
+    state: ProductIntegrity
+    # The new review's verdict, and new verdicts on earlier reviews this evidence flagged.
+    records: list[ReviewIntegrity]
+    alerts: list[Alert]
+    # Flagged reviews that joined an open campaign instead of alerting again.
+    suppressed: list[str]
+    # One per band, for the cross-product index (`bands.probe_band`); none for a text too short to compare.
+    probes: list[BandProbe]
+
+
+def assess_review(
+    state: ProductIntegrity | None,
+    review: ReviewFacts,
+    account: AccountEvidence,
+    signature: TextSignature,
+    source: SourceRef,
+    cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG,
+) -> IntegrityOutcome:
+    """Assess a review of this product (None: its first); the input state is not modified. A replay returns the
+    input state itself, with nothing to publish."""
+    if state is not None:
+        _check_product(state, review.product_id, review.review_id)
+        if already_folded(state.folded_offsets, source) or any(e.review_id == review.review_id for e in state.recent):
+            return IntegrityOutcome(state, [], [], [], [])
+    if account.user_id != review.user_id:
+        raise ValueError(f"account evidence of user {account.user_id!r} given for review {review.review_id!r} of "
+                         f"user {review.user_id!r}")
+    now = review.at
+    product_id = review.product_id
+    incidents, alerts = expire_quiet(state.incidents if state else {}, "product", product_id, now, cfg.alerts)
+    recent = _still_recent(state.recent if state else [], now, cfg)
+    comparable = signature.shingles >= cfg.min_shingles
+
+    # Copies on this product: the new review and each earlier one it matches list each other.
+    matched: dict[str, float] = {}
+    if comparable and recent:
+        similarities = _similarities(signature, recent)
+        for entry, similarity in zip(recent, similarities, strict=True):
+            if (similarity >= cfg.similarity_threshold and entry.user_id != review.user_id
+                    and entry.shingles >= cfg.min_shingles):
+                matched[entry.review_id] = float(similarity)
+    hours, days = add_to_buckets(state.hours if state else {}, state.days if state else {}, now, review.rating,
+                                 account.verified, cfg)
+    burst = burst_figures(hours, days, now, cfg)
+    similarity = max(matched.values(), default=0.0)
+    evidence: Evidence = {**account_signals(account, review, cfg),
+                          **duplicate_signals(list(matched), [], similarity, signature.shingles, cfg),
+                          **burst_signals(burst, review.rating, account.verified)}
+    strengths = {name: strength for name, (strength, _) in evidence.items()}
+    value = score(strengths)
+    entry = RecentReview(
+        review_id=review.review_id, user_id=review.user_id, at=now, rating=review.rating, verified=account.verified,
+        signature=signature.to_wire(), shingles=signature.shingles, strengths=strengths,
+        figures={name: figures for name, (_, figures) in evidence.items()}, duplicates=_bounded(matched, cfg),
+        cross_duplicates=[], similarity=similarity, score=value, flagged=value >= cfg.threshold, revision=0)
+
+    # Earlier reviews: those this one copies, and while a window shows a burst those in the windows, are scored again.
+    bursting = _bursting(burst)
+    revised: list[RecentReview] = []
+    newly_flagged: list[RecentReview] = []
+    for old in recent:
+        if old.review_id in matched:
+            old = old.derive(duplicates=_bounded([*old.duplicates, review.review_id], cfg),
+                             similarity=max(old.similarity, matched[old.review_id]))
+        if not old.flagged and (old.review_id in matched or (bursting and now - old.at < cfg.mix_window_s)):
+            old = _rescored(old, burst, cfg)
+            if old.flagged:
+                newly_flagged.append(old)
+        revised.append(old)
+    revised.append(entry)
+    if entry.flagged:
+        newly_flagged.append(entry)
+    recent = sorted(revised, key=lambda e: (e.at, e.review_id))[-cfg.recent_reviews:]
+
+    suppressed: list[str] = []
+    for flagged in sorted(newly_flagged, key=lambda e: (e.at, e.review_id)):
+        _campaign(incidents, alerts, suppressed, product_id, recent, flagged, now, cfg)
+    alert_id = _open_campaign_id(incidents)
+    records = [_record(e, product_id, now, alert_id, cfg)
+               for e in [entry, *(e for e in newly_flagged if e.review_id != entry.review_id)]]
+    probes = [] if not comparable else [
+        BandProbe(key=key, review_id=review.review_id, product_id=product_id, user_id=review.user_id, at=now,
+                  signature=entry.signature, shingles=signature.shingles)
+        for key in band_keys(signature, cfg.bands, cfg.rows_per_band, cfg.band_buckets)]
+    new_state = ProductIntegrity(product_id=product_id, recent=recent, hours=hours, days=days, incidents=incidents,
+                                 folded_offsets=remember_offset(state.folded_offsets if state else {}, source),
+                                 partition=state.partition if state else -1)
+    return IntegrityOutcome(new_state, records, alerts, suppressed, probes)
+
+
+def apply_text_match(state: ProductIntegrity, match: TextMatch,
+                     cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> IntegrityOutcome:
+    """Record that review `match.review_id` of this product has a near-duplicate elsewhere (from the band index).
+
+    Returns the input state itself, with nothing to publish, when the review is no longer among the recent ones or
+    already knows this match (a replay). A product with no row has nothing to revise: don't call this for it.
+    """
+    _check_product(state, match.product_id, match.review_id)
+    position = next((i for i, e in enumerate(state.recent) if e.review_id == match.review_id), None)
+    if position is None:
+        return IntegrityOutcome(state, [], [], [], [])
+    entry = state.recent[position]
+    if match.other_review_id in entry.duplicates or match.other_review_id in entry.cross_duplicates:
+        return IntegrityOutcome(state, [], [], [], [])
+    if match.other_product_id == state.product_id:
+        entry = entry.derive(duplicates=_bounded([*entry.duplicates, match.other_review_id], cfg))
+    else:
+        entry = entry.derive(cross_duplicates=_bounded([*entry.cross_duplicates, match.other_review_id], cfg))
+    entry = entry.derive(similarity=max(entry.similarity, match.similarity))
+    was_flagged = entry.flagged
+    entry = _rescored(entry, None, cfg)
+    recent = [*state.recent[:position], entry, *state.recent[position + 1:]]
+    now = max(match.at, entry.at)
+    incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
+    suppressed: list[str] = []
+    records = []
+    if entry.flagged and not was_flagged:
+        _campaign(incidents, alerts, suppressed, state.product_id, recent, entry, now, cfg)
+        records.append(_record(entry, state.product_id, now, _open_campaign_id(incidents), cfg))
+    new_state = state.derive(recent=recent, incidents=incidents)
+    return IntegrityOutcome(new_state, records, alerts, suppressed, [])
+
+
+def expire_campaigns(state: ProductIntegrity, now: float,
+                     cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> IntegrityOutcome:
+    """A tick: end the campaign incident when no review was flagged for `cooldown_s` of event time by `now`."""
+    incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
+    if not alerts:
+        return IntegrityOutcome(state, [], [], [], [])
+    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], [])
+
+
+def campaign_due(state: ProductIntegrity, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> float | None:
+    """When the open campaign ends if nothing joins it (for `streams.due_index.DueIndex`); None: none is open."""
+    return min((i.last_triggered_at + cfg.alerts.cooldown_s for i in state.incidents.values()), default=None)
+
+
+# ---------------------------------------------------------------------------------------------------- internals
+
+
+def _check_product(state: ProductIntegrity, product_id: str, review_id: str) -> None:
+    if state.product_id != product_id:
+        # A keying bug in the caller: folding it would mix two products' evidence.
+        raise ValueError(f"review {review_id!r} of product {product_id!r} assessed in the row of "
+                         f"{state.product_id!r}")
+
+
+def _still_recent(recent: Iterable[RecentReview], now: float, cfg: IntegrityConfig) -> list[RecentReview]:
+    entries = list(recent)
+    newest = max([now, *(e.at for e in entries)])
+    return [e for e in entries if newest - e.at <= cfg.recent_span_s]
+
+
+def _similarities(signature: TextSignature, recent: list[RecentReview]) -> np.ndarray:
+    raw = b"".join(signature_bytes(e.signature) for e in recent)
+    matrix = np.frombuffer(raw, dtype="<u2").reshape(len(recent), NUM_PERM)
+    return np.count_nonzero(matrix == signature.values, axis=1) / NUM_PERM
+
+
+def _bounded(ids: Iterable[str], cfg: IntegrityConfig) -> list[str]:
+    return list(dict.fromkeys(ids))[-cfg.max_duplicate_ids:]
+
+
+def _bursting(burst: BurstFigures) -> bool:
+    """True when some review in the window could get a burst signal (see `scoring.burst_signals`)."""
+    return max(burst.rate_surprise, burst.five.surprise, burst.one.surprise, burst.unverified.surprise) > 2.0
+
+
+def _rescored(entry: RecentReview, burst: BurstFigures | None, cfg: IntegrityConfig) -> RecentReview:
+    """The entry scored again with its duplicates as they are now and, given the current window, the larger of each
+    burst signal then and now (evidence only accumulates). A review this flags gets the next revision; an entry
+    whose evidence did not change is returned as it is."""
+    evidence: Evidence = {name: (entry.strengths[name], entry.figures.get(name, {}))
+                          for name in entry.strengths if name in ACCOUNT_SIGNALS or name in BURST_SIGNALS}
+    evidence.update(duplicate_signals(entry.duplicates, entry.cross_duplicates, entry.similarity, entry.shingles,
+                                      cfg))
+    if burst is not None:
+        for name, (strength, figures) in burst_signals(burst, entry.rating, entry.verified).items():
+            if strength > evidence.get(name, (0.0, {}))[0]:
+                evidence[name] = (strength, figures)
+    strengths = {name: strength for name, (strength, _) in evidence.items()}
+    if strengths == entry.strengths:
+        return entry
+    value = score(strengths)
+    flagged = entry.flagged or value >= cfg.threshold
+    return entry.derive(strengths=strengths, figures={name: figures for name, (_, figures) in evidence.items()},
+                        score=value, flagged=flagged,
+                        revision=entry.revision + 1 if flagged and not entry.flagged else entry.revision)
+
+
+def _campaign(incidents: dict[str, Incident], alerts: list[Alert], suppressed: list[str], product_id: str,
+              recent: list[RecentReview], flagged: RecentReview, now: float, cfg: IntegrityConfig) -> None:
+    """A review was just flagged: open or join the product's campaign if enough flagged reviews surround it."""
+    members = [e for e in recent if e.flagged and abs(e.at - flagged.at) <= cfg.campaign_window_s]
+    accounts = sorted({e.user_id for e in members})
+    if len(members) < cfg.campaign_min_reviews or len(accounts) < cfg.campaign_min_accounts:
+        return
+    signals: dict[str, int] = {}
+    for e in members:
+        for name in e.strengths:
+            signals[name] = signals.get(name, 0) + 1
+    limit = cfg.alerts.max_evidence_ids
+    figures: dict[str, Any] = {
+        "reviews": len(members), "accounts": accounts[:limit], "account_count": len(accounts),
+        "similarity": round(max(e.similarity for e in members), 4),
+        "window_start": min(e.at for e in members), "window_end": max(e.at for e in members),
+        "signals": dict(sorted(signals.items())), "mean_score": round(sum(e.score for e in members) / len(members), 4),
+    }
+    others = [e.review_id for e in sorted(members, key=lambda e: (e.at, e.review_id))
+              if e.review_id != flagged.review_id]
+    trigger_incident(incidents, alerts, suppressed, CAMPAIGN, "warning", "product", product_id, flagged.review_id, now,
+                     figures, f"Suspected review campaign on product {product_id}: {len(members)} suspicious reviews "
+                              f"from {len(accounts)} accounts within {cfg.campaign_window_s / 3600:.0f} h",
+                     cfg.alerts, also=others)
+
+
+def _open_campaign_id(incidents: dict[str, Incident]) -> str | None:
+    incident = incidents.get(CAMPAIGN)
+    return incident.alert_id if incident is not None else None
+
+
+def _record(entry: RecentReview, product_id: str, assessed_at: float, campaign: str | None,
+            cfg: IntegrityConfig) -> ReviewIntegrity:
+    evidence: Evidence = {name: (strength, entry.figures.get(name, {})) for name, strength in entry.strengths.items()}
+    return ReviewIntegrity(
+        review_id=entry.review_id, user_id=entry.user_id, product_id=product_id, score=entry.score,
+        flagged=entry.flagged, threshold=cfg.threshold, signals=explain(evidence),
+        near_duplicates=[*entry.duplicates, *entry.cross_duplicates][:_MAX_NEAR_DUPLICATES],
+        campaign_alert_id=campaign if entry.flagged else None, review_created_at=entry.at, assessed_at=assessed_at,
+        revision=entry.revision, scorer=SCORER)
