@@ -32,9 +32,19 @@ What each signal means, and how the score combines them: `scoring.py`. Figures o
 
 from __future__ import annotations
 
-from models.integrity.account import AccountEvidence, AccountState, AccountUpdate, fold_account_review
+from models.integrity.account import (
+    AccountEvidence,
+    AccountFlag,
+    AccountFlagOutcome,
+    AccountReview,
+    AccountState,
+    AccountUpdate,
+    ReviewTaint,
+    flag_account,
+    fold_account_review,
+)
 from models.integrity.bands import BandBucket, BandMember, BandOutcome, BandProbe, TextMatch, probe_band
-from models.integrity.burst import BurstFigures, RateBucket
+from models.integrity.burst import BurstFigures
 from models.integrity.config import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
 from models.integrity.facts import ReviewFacts, review_facts
 from models.integrity.product import (
@@ -42,6 +52,7 @@ from models.integrity.product import (
     IntegrityOutcome,
     ProductIntegrity,
     RecentReview,
+    apply_taint,
     apply_text_match,
     assess_review,
     campaign_due,
@@ -57,6 +68,9 @@ __all__ = [
     "SCORER",
     "SIGNALS",
     "AccountEvidence",
+    "AccountFlag",
+    "AccountFlagOutcome",
+    "AccountReview",
     "AccountState",
     "AccountUpdate",
     "BandBucket",
@@ -68,17 +82,19 @@ __all__ = [
     "IntegrityOutcome",
     "IntegritySignal",
     "ProductIntegrity",
-    "RateBucket",
     "RecentReview",
     "ReviewFacts",
     "ReviewIntegrity",
+    "ReviewTaint",
     "TextMatch",
     "TextSignature",
+    "apply_taint",
     "apply_text_match",
     "assess_review",
     "band_keys",
     "campaign_due",
     "expire_campaigns",
+    "flag_account",
     "fold_account_review",
     "probe_band",
     "review_facts",

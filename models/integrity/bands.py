@@ -23,9 +23,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import faust
+import numpy as np
 
 from models.integrity.config import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
-from models.integrity.text import TextSignature
+from models.integrity.text import NUM_PERM, signature_bytes
 
 __all__ = ["BandBucket", "BandMember", "BandOutcome", "BandProbe", "TextMatch", "probe_band"]
 
@@ -90,18 +91,24 @@ def probe_band(bucket: BandBucket | None, probe: BandProbe,
     members = list(bucket.members) if bucket is not None else []
     if any(m.review_id == probe.review_id for m in members):
         return BandOutcome(bucket if bucket is not None else BandBucket(key=probe.key, members=members), [])
-    signature = TextSignature.from_wire(probe.signature, probe.shingles)
+    values = np.frombuffer(signature_bytes(probe.signature), dtype="<u2")
     matches = []
     for member in members:
         if member.user_id == probe.user_id or probe.at - member.at > cfg.band_span_s:
             continue
-        similarity = signature.similarity(TextSignature.from_wire(member.signature, member.shingles))
+        other = np.frombuffer(signature_bytes(member.signature), dtype="<u2")
+        similarity = float(np.count_nonzero(values == other)) / NUM_PERM
         if similarity >= cfg.similarity_threshold:
             matches.append(TextMatch(review_id=probe.review_id, product_id=probe.product_id, user_id=probe.user_id,
                                      other_review_id=member.review_id, other_product_id=member.product_id,
                                      other_user_id=member.user_id, similarity=similarity, at=probe.at))
-    members.append(BandMember(review_id=probe.review_id, product_id=probe.product_id, user_id=probe.user_id,
-                              at=probe.at, signature=probe.signature, shingles=probe.shingles))
-    newest = max(m.at for m in members)
-    kept = sorted((m for m in members if newest - m.at <= cfg.band_span_s), key=lambda m: (m.at, m.review_id))
-    return BandOutcome(BandBucket(key=probe.key, members=kept[-cfg.band_members:]), matches)
+    # Members stay in event-time order (a late probe is inserted where it belongs); the oldest leave first.
+    position = len(members)
+    while position and members[position - 1].at > probe.at:
+        position -= 1
+    members.insert(position, BandMember(review_id=probe.review_id, product_id=probe.product_id,
+                                        user_id=probe.user_id, at=probe.at, signature=probe.signature,
+                                        shingles=probe.shingles))
+    newest = members[-1].at
+    kept = [m for m in members if newest - m.at <= cfg.band_span_s][-cfg.band_members:]
+    return BandOutcome(BandBucket(key=probe.key, members=kept), matches)

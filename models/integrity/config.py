@@ -22,7 +22,7 @@ class IntegrityConfig:
     # ── near-duplicate text ──
     # Estimated Jaccard similarity from which two texts count as near-duplicates. Unrelated held-out reviews stay
     # below ~0.28 even when short; one character in five edited still leaves ~0.45-0.55.
-    similarity_threshold: float = 0.5
+    similarity_threshold: float = 0.4
     # Texts with fewer distinct shingles are too generic to prove a copy ("好评！", "Great product").
     min_shingles: int = 12
     # Per product: the latest reviews kept for comparison (and re-scoring), and for how long.
@@ -45,6 +45,8 @@ class IntegrityConfig:
     # Review times an account remembers (for "reviews in the last day / week").
     account_review_times: int = 20
     account_recent_ids: int = 10
+    # A flagged review taints the account's other reviews this close to it in time, and its next ones.
+    taint_span_s: float = 7 * DAY_S
 
     # ── burst (per product, event time; hourly buckets for the window, daily ones for the baseline) ──
     burst_window_s: float = DAY_S
@@ -55,10 +57,13 @@ class IntegrityConfig:
     # so a new product's first day is not a burst by itself while a sudden 20 reviews still are.
     prior_reviews_per_day: float = 2.0
     prior_days: float = 3.0
-    # Prior shares of the window mix for a product without history: 5-star, 1-star and unverified reviews.
+    # Prior shares of the window mix for a product without history: 5-star, 1-star and suspect reviews.
     prior_five_star_share: float = 0.55
     prior_one_star_share: float = 0.1
-    prior_unverified_share: float = 0.15
+    prior_suspect_share: float = 0.15
+    # A review is suspect, for the mix, when its author's evidence alone (no purchase, account age, velocity...) adds
+    # this many log-odds points: as much as an unverified review from an account that never ordered.
+    suspect_points: float = 1.75
     # How many reviews of prior the shares weigh.
     prior_mix_weight: float = 20.0
 
@@ -79,8 +84,9 @@ class IntegrityConfig:
                  self.account_recent_ids, self.campaign_min_reviews, self.campaign_min_accounts)
         if min(sizes) < 1:
             raise ValueError(f"every size limit must be at least 1, got {self}")
-        spans = (self.delivery_s, self.recent_span_s, self.band_span_s, self.burst_window_s, self.mix_window_s,
-                 self.baseline_span_s, self.campaign_window_s, self.prior_days, self.prior_mix_weight)
+        spans = (self.delivery_s, self.taint_span_s, self.recent_span_s, self.band_span_s, self.burst_window_s,
+                 self.mix_window_s, self.baseline_span_s, self.campaign_window_s, self.prior_days,
+                 self.prior_mix_weight)
         if min(spans) <= 0:
             raise ValueError(f"spans and prior weights must be positive, got {self}")
 

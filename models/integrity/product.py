@@ -33,16 +33,16 @@ reviews, so a replayed review, or a text match applied twice, changes nothing an
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple
 
 import faust
 import numpy as np
 
 from models.alerts import Alert, Incident, expire_quiet, trigger_incident
-from models.integrity.account import AccountEvidence
+from models.integrity.account import AccountEvidence, AccountFlag, ReviewTaint
 from models.integrity.bands import BandProbe, TextMatch
-from models.integrity.burst import BurstFigures, RateBucket, add_to_buckets, burst_figures
+from models.integrity.burst import BurstFigures, add_to_buckets, burst_figures
 from models.integrity.config import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
 from models.integrity.facts import ReviewFacts
 from models.integrity.records import ReviewIntegrity
@@ -51,6 +51,7 @@ from models.integrity.scoring import (
     BURST_SIGNALS,
     SCORER,
     Evidence,
+    account_points,
     account_signals,
     burst_signals,
     duplicate_signals,
@@ -65,6 +66,7 @@ __all__ = [
     "IntegrityOutcome",
     "ProductIntegrity",
     "RecentReview",
+    "apply_taint",
     "apply_text_match",
     "assess_review",
     "campaign_due",
@@ -80,7 +82,8 @@ class RecentReview(faust.Record, include_metadata=False, serializer="json"):
     user_id: str
     at: float
     rating: int | None
-    verified: bool
+    # Suspect by its author's evidence alone (see burst.py): counted in the product's suspect mix.
+    suspect: bool
     signature: str
     shingles: int
     # The signals that fired at the latest assessment: strength and figures.
@@ -102,8 +105,8 @@ class ProductIntegrity(faust.Record, include_metadata=False, serializer="json"):
     # Oldest first.
     recent: list[RecentReview]
     # Review counts for the burst signals: by hour for the window, by day for the baseline (see burst.py).
-    hours: dict[str, RateBucket]
-    days: dict[str, RateBucket]
+    hours: dict[str, list[int]]
+    days: dict[str, list[int]]
     # "review_campaign" → the open incident.
     incidents: dict[str, Incident]
     folded_offsets: dict[str, int]
@@ -120,6 +123,12 @@ class IntegrityOutcome(NamedTuple):
     suppressed: list[str]
     # One per band, for the cross-product index (`bands.probe_band`); none for a text too short to compare.
     probes: list[BandProbe]
+    # One per newly flagged review, for its author's partition (`account.flag_account`).
+    account_flags: list[AccountFlag]
+
+    @classmethod
+    def unchanged(cls, state: ProductIntegrity) -> IntegrityOutcome:
+        return cls(state, [], [], [], [], [])
 
 
 def assess_review(
@@ -135,14 +144,14 @@ def assess_review(
     if state is not None:
         _check_product(state, review.product_id, review.review_id)
         if already_folded(state.folded_offsets, source) or any(e.review_id == review.review_id for e in state.recent):
-            return IntegrityOutcome(state, [], [], [], [])
+            return IntegrityOutcome.unchanged(state)
     if account.user_id != review.user_id:
         raise ValueError(f"account evidence of user {account.user_id!r} given for review {review.review_id!r} of "
                          f"user {review.user_id!r}")
     now = review.at
     product_id = review.product_id
     incidents, alerts = expire_quiet(state.incidents if state else {}, "product", product_id, now, cfg.alerts)
-    recent = _still_recent(state.recent if state else [], now, cfg)
+    recent = _still_recent(list(state.recent) if state else [], now, cfg)
     comparable = signature.shingles >= cfg.min_shingles
 
     # Copies on this product: the new review and each earlier one it matches list each other.
@@ -153,38 +162,49 @@ def assess_review(
             if (similarity >= cfg.similarity_threshold and entry.user_id != review.user_id
                     and entry.shingles >= cfg.min_shingles):
                 matched[entry.review_id] = float(similarity)
+    own = account_signals(account, review, cfg)
+    suspect = account_points(own) >= cfg.suspect_points
     hours, days = add_to_buckets(state.hours if state else {}, state.days if state else {}, now, review.rating,
-                                 account.verified, cfg)
+                                 suspect, cfg)
     burst = burst_figures(hours, days, now, cfg)
     similarity = max(matched.values(), default=0.0)
-    evidence: Evidence = {**account_signals(account, review, cfg),
-                          **duplicate_signals(list(matched), [], similarity, signature.shingles, cfg),
-                          **burst_signals(burst, review.rating, account.verified)}
+    evidence: Evidence = {**own, **duplicate_signals(list(matched), [], similarity, signature.shingles, cfg),
+                          **burst_signals(burst, review.rating, suspect)}
     strengths = {name: strength for name, (strength, _) in evidence.items()}
     value = score(strengths)
     entry = RecentReview(
-        review_id=review.review_id, user_id=review.user_id, at=now, rating=review.rating, verified=account.verified,
+        review_id=review.review_id, user_id=review.user_id, at=now, rating=review.rating, suspect=suspect,
         signature=signature.to_wire(), shingles=signature.shingles, strengths=strengths,
         figures={name: figures for name, (_, figures) in evidence.items()}, duplicates=_bounded(matched, cfg),
         cross_duplicates=[], similarity=similarity, score=value, flagged=value >= cfg.threshold, revision=0)
 
-    # Earlier reviews: those this one copies, and while a window shows a burst those in the windows, are scored again.
+    # Earlier reviews not flagged yet are scored again when this one copies them, or when a window shows a burst
+    # they are in. A flagged review's verdict is out: later copies of it change nothing more.
     bursting = _bursting(burst)
+    burst_by_kind: dict[tuple[int | None, bool], Evidence] = {}
     revised: list[RecentReview] = []
     newly_flagged: list[RecentReview] = []
     for old in recent:
-        if old.review_id in matched:
-            old = old.derive(duplicates=_bounded([*old.duplicates, review.review_id], cfg),
-                             similarity=max(old.similarity, matched[old.review_id]))
-        if not old.flagged and (old.review_id in matched or (bursting and now - old.at < cfg.mix_window_s)):
-            old = _rescored(old, burst, cfg)
-            if old.flagged:
-                newly_flagged.append(old)
+        copied = None if old.flagged else matched.get(old.review_id)
+        in_window = bursting and not old.flagged and now - old.at < cfg.mix_window_s
+        if copied is not None or in_window:
+            kind = (old.rating, old.suspect)
+            if in_window and kind not in burst_by_kind:
+                burst_by_kind[kind] = burst_signals(burst, *kind)
+            window = burst_by_kind[kind] if in_window else {}
+            strengths = old.strengths
+            if copied is not None or any(s > strengths.get(name, 0.0) for name, (s, _) in window.items()):
+                old = _rescored(old, cfg, burst=window, duplicate=(review.review_id, copied) if copied else None)
+                if old.flagged:
+                    newly_flagged.append(old)
         revised.append(old)
-    revised.append(entry)
+    if revised and revised[-1].at > now:  # a late review: put it where it belongs in time
+        revised = sorted([*revised, entry], key=lambda e: (e.at, e.review_id))
+    else:
+        revised.append(entry)
     if entry.flagged:
         newly_flagged.append(entry)
-    recent = sorted(revised, key=lambda e: (e.at, e.review_id))[-cfg.recent_reviews:]
+    recent = revised[-cfg.recent_reviews:]
 
     suppressed: list[str] = []
     for flagged in sorted(newly_flagged, key=lambda e: (e.at, e.review_id)):
@@ -199,40 +219,71 @@ def assess_review(
     new_state = ProductIntegrity(product_id=product_id, recent=recent, hours=hours, days=days, incidents=incidents,
                                  folded_offsets=remember_offset(state.folded_offsets if state else {}, source),
                                  partition=state.partition if state else -1)
-    return IntegrityOutcome(new_state, records, alerts, suppressed, probes)
+    return IntegrityOutcome(new_state, records, alerts, suppressed, probes, _flags(newly_flagged, product_id))
 
 
 def apply_text_match(state: ProductIntegrity, match: TextMatch,
                      cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> IntegrityOutcome:
     """Record that review `match.review_id` of this product has a near-duplicate elsewhere (from the band index).
 
-    Returns the input state itself, with nothing to publish, when the review is no longer among the recent ones or
-    already knows this match (a replay). A product with no row has nothing to revise: don't call this for it.
+    Returns the input state itself, with nothing to publish, when the review is no longer among the recent ones, is
+    flagged already, or knows this match (a replay). A product with no row has nothing to revise: don't call this
+    for it.
     """
     _check_product(state, match.product_id, match.review_id)
-    position = next((i for i, e in enumerate(state.recent) if e.review_id == match.review_id), None)
+
+    def add(entry: RecentReview) -> RecentReview | None:
+        other = match.other_review_id
+        if entry.flagged or other in entry.duplicates or other in entry.cross_duplicates:
+            return None  # a flagged review's verdict is out, or the match is known (a replay)
+        found = (other, match.similarity)
+        if match.other_product_id == state.product_id:
+            return _rescored(entry, cfg, duplicate=found)
+        return _rescored(entry, cfg, cross_duplicate=found)
+
+    return _revise(state, match.review_id, add, match.at, cfg)
+
+
+def apply_taint(state: ProductIntegrity, taint: ReviewTaint,
+                cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> IntegrityOutcome:
+    """Add the `account_flagged` signal to review `taint.review_id` of this product: another review of its author
+    was flagged (`account.flag_account`). Returns the input state itself, with nothing to publish, when the review
+    is no longer among the recent ones, is flagged already or carries the signal. Don't call it for a product with
+    no row."""
+    _check_product(state, taint.product_id, taint.review_id)
+
+    def add(entry: RecentReview) -> RecentReview | None:
+        if entry.flagged or "account_flagged" in entry.strengths:
+            return None
+        why = {"flagged_review_id": taint.flagged_review_id, "flagged_product_id": taint.flagged_product_id}
+        return _rescored(entry, cfg, added={"account_flagged": (1.0, why)})
+
+    return _revise(state, taint.review_id, add, taint.flagged_at, cfg)
+
+
+def _revise(state: ProductIntegrity, review_id: str, change: Callable[[RecentReview], RecentReview | None],
+            at: float, cfg: IntegrityConfig) -> IntegrityOutcome:
+    """Apply new evidence to one recent review (`change` scores it again, or says None: nothing new); flagging it
+    may open or join a campaign."""
+    position = next((i for i, e in enumerate(state.recent) if e.review_id == review_id), None)
     if position is None:
-        return IntegrityOutcome(state, [], [], [], [])
-    entry = state.recent[position]
-    if match.other_review_id in entry.duplicates or match.other_review_id in entry.cross_duplicates:
-        return IntegrityOutcome(state, [], [], [], [])
-    if match.other_product_id == state.product_id:
-        entry = entry.derive(duplicates=_bounded([*entry.duplicates, match.other_review_id], cfg))
-    else:
-        entry = entry.derive(cross_duplicates=_bounded([*entry.cross_duplicates, match.other_review_id], cfg))
-    entry = entry.derive(similarity=max(entry.similarity, match.similarity))
-    was_flagged = entry.flagged
-    entry = _rescored(entry, None, cfg)
+        return IntegrityOutcome.unchanged(state)
+    before = state.recent[position]
+    entry = change(before)
+    if entry is None:
+        return IntegrityOutcome.unchanged(state)
     recent = [*state.recent[:position], entry, *state.recent[position + 1:]]
-    now = max(match.at, entry.at)
+    now = max(at, entry.at)
     incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
     suppressed: list[str] = []
     records = []
-    if entry.flagged and not was_flagged:
+    flagged = entry.flagged and not before.flagged
+    if flagged:
         _campaign(incidents, alerts, suppressed, state.product_id, recent, entry, now, cfg)
         records.append(_record(entry, state.product_id, now, _open_campaign_id(incidents), cfg))
     new_state = state.derive(recent=recent, incidents=incidents)
-    return IntegrityOutcome(new_state, records, alerts, suppressed, [])
+    return IntegrityOutcome(new_state, records, alerts, suppressed, [],
+                            _flags([entry] if flagged else [], state.product_id))
 
 
 def expire_campaigns(state: ProductIntegrity, now: float,
@@ -240,8 +291,8 @@ def expire_campaigns(state: ProductIntegrity, now: float,
     """A tick: end the campaign incident when no review was flagged for `cooldown_s` of event time by `now`."""
     incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
     if not alerts:
-        return IntegrityOutcome(state, [], [], [], [])
-    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], [])
+        return IntegrityOutcome.unchanged(state)
+    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], [], [])
 
 
 def campaign_due(state: ProductIntegrity, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> float | None:
@@ -259,10 +310,15 @@ def _check_product(state: ProductIntegrity, product_id: str, review_id: str) -> 
                          f"{state.product_id!r}")
 
 
-def _still_recent(recent: Iterable[RecentReview], now: float, cfg: IntegrityConfig) -> list[RecentReview]:
-    entries = list(recent)
-    newest = max([now, *(e.at for e in entries)])
-    return [e for e in entries if newest - e.at <= cfg.recent_span_s]
+def _still_recent(recent: list[RecentReview], now: float, cfg: IntegrityConfig) -> list[RecentReview]:
+    """The entries of the last `recent_span_s` before the newest review (the list is in event-time order)."""
+    if not recent:
+        return []
+    oldest = max(now, recent[-1].at) - cfg.recent_span_s
+    first = 0
+    while first < len(recent) and recent[first].at < oldest:
+        first += 1
+    return recent[first:]
 
 
 def _similarities(signature: TextSignature, recent: list[RecentReview]) -> np.ndarray:
@@ -277,29 +333,36 @@ def _bounded(ids: Iterable[str], cfg: IntegrityConfig) -> list[str]:
 
 def _bursting(burst: BurstFigures) -> bool:
     """True when some review in the window could get a burst signal (see `scoring.burst_signals`)."""
-    return max(burst.rate_surprise, burst.five.surprise, burst.one.surprise, burst.unverified.surprise) > 2.0
+    return max(burst.rate_surprise, burst.five.surprise, burst.one.surprise, burst.suspect.surprise,
+               burst.five_suspect.surprise, burst.one_suspect.surprise) > 2.0
 
 
-def _rescored(entry: RecentReview, burst: BurstFigures | None, cfg: IntegrityConfig) -> RecentReview:
-    """The entry scored again with its duplicates as they are now and, given the current window, the larger of each
-    burst signal then and now (evidence only accumulates). A review this flags gets the next revision; an entry
-    whose evidence did not change is returned as it is."""
-    evidence: Evidence = {name: (entry.strengths[name], entry.figures.get(name, {}))
-                          for name in entry.strengths if name in ACCOUNT_SIGNALS or name in BURST_SIGNALS}
-    evidence.update(duplicate_signals(entry.duplicates, entry.cross_duplicates, entry.similarity, entry.shingles,
-                                      cfg))
-    if burst is not None:
-        for name, (strength, figures) in burst_signals(burst, entry.rating, entry.verified).items():
-            if strength > evidence.get(name, (0.0, {}))[0]:
-                evidence[name] = (strength, figures)
-    strengths = {name: strength for name, (strength, _) in evidence.items()}
-    if strengths == entry.strengths:
-        return entry
-    value = score(strengths)
+def _rescored(entry: RecentReview, cfg: IntegrityConfig, *, burst: Evidence | None = None,
+              duplicate: tuple[str, float] | None = None, cross_duplicate: tuple[str, float] | None = None,
+              added: Evidence | None = None) -> RecentReview:
+    """The entry with new evidence, scored again: a near-duplicate (id, similarity) on this product or another, the
+    current window's burst signals (the larger of each then and now: evidence only accumulates), or signals `added`
+    outright. A review this flags gets the next revision. One new record at most (records are slow to build)."""
+    duplicates, cross, similarity = entry.duplicates, entry.cross_duplicates, entry.similarity
+    if duplicate is not None:
+        duplicates, similarity = _bounded([*duplicates, duplicate[0]], cfg), max(similarity, duplicate[1])
+    if cross_duplicate is not None:
+        cross, similarity = _bounded([*cross, cross_duplicate[0]], cfg), max(similarity, cross_duplicate[1])
+    strengths, figures = entry.strengths, entry.figures
+    evidence: Evidence = {name: (strengths[name], figures.get(name, {}))
+                          for name in strengths if name in ACCOUNT_SIGNALS or name in BURST_SIGNALS}
+    evidence.update(duplicate_signals(duplicates, cross, similarity, entry.shingles, cfg))
+    for name, (strength, why) in (burst or {}).items():
+        if strength > evidence.get(name, (0.0, {}))[0]:
+            evidence[name] = (strength, why)
+    evidence.update(added or {})
+    new_strengths = {name: strength for name, (strength, _) in evidence.items()}
+    value = score(new_strengths)
     flagged = entry.flagged or value >= cfg.threshold
-    return entry.derive(strengths=strengths, figures={name: figures for name, (_, figures) in evidence.items()},
-                        score=value, flagged=flagged,
-                        revision=entry.revision + 1 if flagged and not entry.flagged else entry.revision)
+    return entry.derive(strengths=new_strengths, figures={name: why for name, (_, why) in evidence.items()},
+                        duplicates=duplicates, cross_duplicates=cross, similarity=similarity, score=value,
+                        flagged=flagged, revision=entry.revision + 1 if flagged and not entry.flagged
+                        else entry.revision)
 
 
 def _campaign(incidents: dict[str, Incident], alerts: list[Alert], suppressed: list[str], product_id: str,
@@ -326,6 +389,10 @@ def _campaign(incidents: dict[str, Incident], alerts: list[Alert], suppressed: l
                      figures, f"Suspected review campaign on product {product_id}: {len(members)} suspicious reviews "
                               f"from {len(accounts)} accounts within {cfg.campaign_window_s / 3600:.0f} h",
                      cfg.alerts, also=others)
+
+
+def _flags(flagged: Iterable[RecentReview], product_id: str) -> list[AccountFlag]:
+    return [AccountFlag(user_id=e.user_id, review_id=e.review_id, product_id=product_id, at=e.at) for e in flagged]
 
 
 def _open_campaign_id(incidents: dict[str, Incident]) -> str | None:

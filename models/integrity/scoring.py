@@ -22,8 +22,10 @@ Signals and strengths (figures in the record say why):
 - account_velocity      reviews by the account in the last day (2 → 0.33, 3 → 0.67, 4+ → 1) or week (5 → 0.5,
                         8+ → 1), the larger.
 - extreme_ratings       at least 90 % of the account's rated reviews at 1 or 5 stars: (reviews - 2) / 3, capped at 1.
-- unverified_history    the share of the account's earlier reviews with no purchase, if at least half, times
-                        min(1, earlier reviews / 3).
+- unverified_history    earlier reviews of the account with no purchase behind them: within the week before (1 →
+                        0.5, 2+ → 1), or, if more, half the all-time share of them times min(1, earlier reviews / 4).
+- account_flagged       another review of the same account, within `taint_span_s` (a week), was flagged: 1. Read
+                        at arrival from the account's history, or added later when that review is flagged.
 - rating_text_mismatch  4-5 stars on a text the analyzer reads as negative, or 1-2 stars on a positive one: 1.
 - near_duplicate        near-duplicates (similarity ≥ `similarity_threshold`) by other accounts on the same product:
                         1 → 0.5, 2+ → 1, times min(1, shingles / 30) (a short generic text is weak evidence); none
@@ -33,8 +35,9 @@ Signals and strengths (figures in the record say why):
                         (nothing below "once in a hundred windows", full at "once in a million").
 - rating_mix            for a 5- or 1-star review, the surprise of that star's share in the last day or week (the
                         more surprising), scaled alike.
-- unverified_mix        for an unverified review, the surprise of the share of unverified reviews at its star
-                        extreme (5 or 1), or of all unverified ones for a 2-4 star review, alike.
+- suspect_mix           for a review that is suspect by its author's evidence alone (`account_points` at least
+                        `suspect_points`), the surprise of the share of suspect reviews at its star extreme (5 or
+                        1), or of all suspect ones for a 2-4 star review, alike.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ __all__ = [
     "SIGNALS",
     "WEIGHTS",
     "Evidence",
+    "account_points",
     "account_signals",
     "burst_signals",
     "duplicate_signals",
@@ -68,27 +72,28 @@ __all__ = [
 SCORER: Final = "integrity-v1"
 # Known when the review arrives and never revised.
 ACCOUNT_SIGNALS: Final = ("unverified_purchase", "review_before_delivery", "new_account", "account_velocity",
-                          "extreme_ratings", "unverified_history", "rating_text_mismatch")
+                          "extreme_ratings", "unverified_history", "account_flagged", "rating_text_mismatch")
 # Can grow as copies of the text turn up later.
 DUPLICATE_SIGNALS: Final = ("near_duplicate", "cross_product_duplicate")
 # Read from the product's window; revised while the review is in the current window.
-BURST_SIGNALS: Final = ("review_burst", "rating_mix", "unverified_mix")
+BURST_SIGNALS: Final = ("review_burst", "rating_mix", "suspect_mix")
 SIGNALS: Final = (*ACCOUNT_SIGNALS, *DUPLICATE_SIGNALS, *BURST_SIGNALS)
 
 BIAS: Final = -6.0
 WEIGHTS: Final[Mapping[str, float]] = {
     "unverified_purchase": 2.5,
-    "review_before_delivery": 2.5,
+    "review_before_delivery": 3.0,
     "new_account": 1.5,
     "account_velocity": 1.5,
     "extreme_ratings": 0.5,
-    "unverified_history": 1.5,
+    "unverified_history": 2.5,
+    "account_flagged": 3.5,
     "rating_text_mismatch": 0.5,
-    "near_duplicate": 3.5,
-    "cross_product_duplicate": 3.5,
+    "near_duplicate": 4.5,
+    "cross_product_duplicate": 4.0,
     "review_burst": 1.5,
     "rating_mix": 1.0,
-    "unverified_mix": 2.0,
+    "suspect_mix": 2.0,
 }
 
 # Shingles from which a copied text counts fully (about 30 characters of Chinese, a 10-word English sentence).
@@ -119,10 +124,14 @@ def account_signals(account: AccountEvidence, review: ReviewFacts, cfg: Integrit
     if account.extreme_share is not None and account.extreme_share >= 0.9 and account.reviews >= 3:
         fired["extreme_ratings"] = (min(1.0, (account.reviews - 2) / 3),
                                     {"reviews": account.reviews, "extreme_share": account.extreme_share})
-    share = account.prior_unverified_share
-    if share is not None and share >= 0.5:
-        fired["unverified_history"] = (round(share * min(1.0, account.prior_reviews / 3), 4),
-                                       {"prior_reviews": account.prior_reviews, "prior_unverified_share": share})
+    share = account.prior_unverified_share or 0.0
+    history = max(min(1.0, account.prior_unverified_7d / 2), share * min(1.0, account.prior_reviews / 4) / 2)
+    if history > 0:
+        fired["unverified_history"] = (round(history, 4), {"prior_unverified_7d": account.prior_unverified_7d,
+                                                           "prior_reviews": account.prior_reviews,
+                                                           "prior_unverified_share": share})
+    if account.flagged_recently:
+        fired["account_flagged"] = (1.0, {"flagged_reviews": account.flagged_recently})
     rating = review.rating
     if rating is not None and ((rating >= 4 and review.sentiment == "negative")
                                or (rating <= 2 and review.sentiment == "positive")):
@@ -145,7 +154,14 @@ def duplicate_signals(same_product: list[str], other_products: list[str], simila
     return fired
 
 
-def burst_signals(burst: BurstFigures, rating: int | None, verified: bool) -> Evidence:
+def account_points(evidence: Evidence) -> float:
+    """The log-odds the author's evidence alone adds (the account signals but the text's rating mismatch, a noisy
+    reading of the analyzer): what makes a review count as suspect in its product's mix."""
+    return sum(WEIGHTS[name] * strength for name, (strength, _) in evidence.items()
+               if name in ACCOUNT_SIGNALS and name != "rating_text_mismatch")
+
+
+def burst_signals(burst: BurstFigures, rating: int | None, suspect: bool) -> Evidence:
     fired: Evidence = {}
     rate = _scaled(burst.rate_surprise)
     if rate > 0:
@@ -157,11 +173,11 @@ def burst_signals(burst: BurstFigures, rating: int | None, verified: bool) -> Ev
         strength = _scaled(mix.surprise)
         if strength > 0:
             fired["rating_mix"] = (strength, {"rating": rating, **_mix_figures(mix)})
-    like = burst.mix_like(rating, verified)
-    if not verified and like is not None:
+    if suspect:
+        like = burst.suspect_like(rating)
         strength = _scaled(like.surprise)
         if strength > 0:
-            fired["unverified_mix"] = (strength, {"rating": rating, **_mix_figures(like)})
+            fired["suspect_mix"] = (strength, {"rating": rating, **_mix_figures(like)})
     return fired
 
 

@@ -47,6 +47,11 @@ _NOT_WORD = re.compile(r"[\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _MULTIPLIER: Final = np.uint64(0x100000001B3)  # the FNV-1a 64-bit prime: odd, so the polynomial loses nothing
 _SIGNATURE_BYTES: Final = NUM_PERM * 2
+# Odd 64-bit multipliers, one per band, from a fixed hash: band keys are table keys and must never change between
+# versions or hosts (numpy's generators promise no stable stream across versions).
+_BAND_MULTIPLIERS: Final = np.array(
+    [int.from_bytes(hashlib.blake2b(b"band%d" % band, digest_size=8).digest(), "big") | 1 for band in range(NUM_PERM)],
+    dtype=np.uint64)
 
 
 def _normalise(text: str) -> str:
@@ -117,16 +122,18 @@ def text_signature(text: str) -> TextSignature:
 def band_keys(signature: TextSignature, bands: int, rows_per_band: int, buckets: int) -> list[str]:
     """The LSH key of each band, "band:bucket" (bucket in hex, below `buckets`): the row keys of the band table.
 
-    Folding every band into `buckets` rows bounds the table at `bands` x `buckets` rows whatever the traffic; two
-    unrelated texts in one bucket cost a signature comparison, never a false match.
+    A band's key is its `rows_per_band` values (already uniformly random: they are minimum hashes) read as one
+    integer, mixed by a multiplier of its own so that equal values in two bands land in different buckets. Folding
+    every band into `buckets` rows bounds the table at `bands` x `buckets` rows whatever the traffic; two unrelated
+    texts in one bucket cost a signature comparison, never a false match.
     """
     if bands * rows_per_band > NUM_PERM:
         raise ValueError(f"{bands} bands of {rows_per_band} rows need {bands * rows_per_band} signature values, "
                          f"a signature has {NUM_PERM}")
-    raw = signature.values.astype("<u2").tobytes()
-    width = 2 * rows_per_band
-    keys = []
-    for band in range(bands):
-        digest = hashlib.blake2b(raw[band * width:(band + 1) * width], digest_size=8, person=b"band%d" % band)
-        keys.append(f"{band}:{int.from_bytes(digest.digest(), 'big') % buckets:x}")
-    return keys
+    rows = signature.values[: bands * rows_per_band].astype(np.uint64).reshape(bands, rows_per_band)
+    combined = np.zeros(bands, dtype=np.uint64)
+    for column in range(rows_per_band):
+        combined = (combined << np.uint64(16)) | rows[:, column]
+    # The high half of the product depends on every bit of the band (a product only carries upwards).
+    mixed = (combined * _BAND_MULTIPLIERS[:bands]) >> np.uint64(32)  # wraps modulo 2^64, as intended
+    return [f"{band}:{int(value) % buckets:x}" for band, value in enumerate(mixed.tolist())]
