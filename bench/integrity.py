@@ -7,9 +7,10 @@ each review the user stage (`fold_account_review`), the product stage (`assess_r
 (`probe_band`) and the text matches back on both products (`apply_text_match`). Sentiment comes from the offline
 analyzer (`streams.llm.local`), given the rating as the worker gives it.
 
-Splits: the weights and the threshold were fitted with `--fit` on seed 1, the corpora's `val` texts and the five
-tuned shapes. The default run reports seed 2, the `test` texts and all eight shapes, three of which were never
-fitted (brushing_with_orders, account_ring, camouflaged_copy).
+Splits: the threshold was chosen with `--tune` on seed 1, the corpora's `val` texts and the five tuned shapes (the
+weights are a rule table, `models/integrity/scoring.py`). Seed 2 with the `test` texts was the development run
+while signals were designed, on all but the two blind shapes. The default run reports seed 3 (never run before the
+figures were final), the `test` texts and all ten shapes, two of them blind (sleeper_accounts, paraphrase_burst).
 
 Figures (at the default threshold, on each review's final verdict: later evidence can flag an earlier review):
   precision, recall                       all campaign shapes against all organic reviews
@@ -226,55 +227,45 @@ def figures(pipeline: Pipeline, reviews: list[PlannedReview], shapes: tuple[str,
     return out
 
 
-def fit(pipeline: Pipeline, reviews: list[PlannedReview], l2: float = 1.0) -> dict[str, Any]:
-    """Weights for scoring.py: a logistic regression on each review's final signal strengths, L2-regularised, with
-    every weight held at 0 or above (a sign of a campaign never counts in a review's favour, whatever this
-    generator's correlations say)."""
-    import numpy as np
-    from scipy.optimize import minimize
-
-    x = np.array([[_strengths(pipeline, r).get(name, 0.0) for name in SIGNALS] for r in reviews])
-    y = np.array([float(r.shape != "organic") for r in reviews])
-
-    def loss(params: Any) -> tuple[float, Any]:
-        logits = params[0] + x @ params[1:]
-        p = 1.0 / (1.0 + np.exp(-logits))
-        eps = 1e-12
-        value = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + l2 * np.sum(params[1:] ** 2) / len(y)
-        grad_logit = (p - y) / len(y)
-        grad = np.concatenate([[grad_logit.sum()], x.T @ grad_logit + 2 * l2 * params[1:] / len(y)])
-        return float(value), grad
-
-    start = np.zeros(len(SIGNALS) + 1)
-    bounds = [(None, None)] + [(0.0, None)] * len(SIGNALS)
-    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    return {"bias": round(float(found.x[0]), 2),
-            "weights": {name: round(float(w), 2) for name, w in zip(SIGNALS, found.x[1:], strict=True)}}
+TUNING_GRID = (0.5, 0.56, 0.62, 0.68, 0.73)  # 0, 0.25, 0.5, 0.75 and 1 log-odds point above the even score
+TUNING_MAX_ORGANIC_FPR = 0.005
 
 
-def _strengths(pipeline: Pipeline, review: PlannedReview) -> dict[str, float]:
-    return {s.name: s.strength for s in pipeline.verdicts[review.review_id].signals}
+def tune(shop: Shop, analyzer: LocalAnalyzer, shapes: tuple[str, ...]) -> dict[str, Any]:
+    """The threshold: the lowest of `TUNING_GRID` whose organic false-positive rate on this run is at most 0.5 %
+    (a full run per threshold: later evidence flags earlier reviews, so a threshold changes more than a cut)."""
+    runs = {}
+    for threshold in TUNING_GRID:
+        pipeline, reviews, _ = simulate(shop, analyzer, IntegrityConfig(threshold=threshold))
+        found = figures(pipeline, reviews, shapes)
+        runs[str(threshold)] = {k: found[k] for k in ("precision", "recall", "organic_false_positive_rate")}
+    chosen = next((float(t) for t, r in runs.items() if r["organic_false_positive_rate"] <= TUNING_MAX_ORGANIC_FPR),
+                  TUNING_GRID[-1])
+    return {"runs": runs, "chosen_threshold": chosen}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--split", choices=["val", "test"], default="test")
     parser.add_argument("--instances", type=int, default=6, help="campaign instances per shape")
     parser.add_argument("--shapes", default=",".join(SHAPES),
                         help=f"comma-separated campaign shapes (default all: {','.join(SHAPES)})")
     parser.add_argument("--threshold", type=float, default=DEFAULT_INTEGRITY_CONFIG.threshold,
                         help="the score from which a review is flagged")
-    parser.add_argument("--fit", action="store_true",
-                        help="fit the weights on this run's tuned shapes (use --seed 1 --split val) and print them")
+    parser.add_argument("--tune", action="store_true",
+                        help="choose the threshold on the tuned shapes (the shipped one: --seed 1 --split val)")
     args = parser.parse_args()
     split: Split = args.split
-    shapes = TUNED_SHAPES if args.fit else tuple(args.shapes.split(","))
+    shapes = TUNED_SHAPES if args.tune else tuple(args.shapes.split(","))
     unknown = set(shapes) - set(SHAPES)
     if unknown:
         parser.error(f"unknown shapes {sorted(unknown)}; known: {', '.join(SHAPES)}")
     shop = build_shop(args.seed, split, shapes, args.instances)
     analyzer = LocalAnalyzer.from_model_dir()
+    if args.tune:
+        print(json.dumps({"seed": args.seed, "split": split, "shapes": list(shapes), **tune(shop, analyzer, shapes)}))
+        return
     cfg = IntegrityConfig(threshold=args.threshold)
     pipeline, reviews, inputs = simulate(shop, analyzer, cfg)
     result: dict[str, Any] = {"seed": args.seed, "split": split}
@@ -282,8 +273,6 @@ def main() -> None:
         result[f"shapes_{name}"] = [s for s in shapes if s in group]
     result |= figures(pipeline, reviews, shapes)
     result["integrity_ms_per_review"] = time_integrity(inputs, cfg)
-    if args.fit:
-        result["fit"] = fit(pipeline, reviews)
     print(json.dumps(result, ensure_ascii=False))
 
 

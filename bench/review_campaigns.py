@@ -10,14 +10,14 @@ they do in real shops; a few ratings contradict their text.
 
 Campaigns, every parameter drawn per instance from a wide range (size, duration, edit rate, account ages, share of
 new accounts, share that buys):
-  tuned on (weights and threshold were fitted on another seed and split of these)
+  tuned on (the threshold was chosen on another seed and split of these)
     copy_paste          one product, near-identical texts with random edits, mostly new accounts
     template            one template text across 4-10 products, the product's name swapped in, accounts reused
     new_account_burst   one product, distinct real 5-star texts from brand-new accounts with no purchase, in hours
     slow_drip           1-3 products, 5-star reviews over 10-30 days from aged accounts with browsing histories
     negative_attack     1-star reviews of a popular, well-rated product: distinct negative texts or edited copies
-  never fitted (seen while designing signals: a first report run showed them missed, which led to the joint
-  unverified-and-extreme mix and the review-before-delivery signal)
+  never tuned on, but seen while designing signals (a development run showed them missed, which led to the suspect
+  mix, the review-before-delivery, unverified-history and account-flagged signals)
     brushing_with_orders   刷单: new accounts that really buy the product, then 5 stars with short generic texts
     account_ring        aged accounts each praising 4-8 different products within two days, distinct texts
     camouflaged_copy    4-star copies with heavy edits, over a week, from aged accounts that order other things

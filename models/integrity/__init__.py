@@ -15,7 +15,7 @@ Three stages, each a pure fold over one table's rows, joined by keyed topics:
 |----------------------|--------------------|--------------------|---------------------------------------------------|
 | `integrity_accounts` | user_id            | `AccountState`     | 20 review times, 10 ids, counters (~0.5 KB)       |
 | `integrity_products` | product_id         | `ProductIntegrity` | 64 recent reviews of 14 days, 29 days of hourly   |
-|                      |                    |                    | counts, one open incident (< ~40 KB)              |
+|                      |                    |                    | counts, one open incident (30-50 KB, <= ~100 KB)  |
 | `integrity_bands`    | "band:bucket" (hex)| `BandBucket`       | 10 x 65,536 rows at most, 6 texts of 30 days each |
 
 The profile needs one bounded field for this, `purchased_products` (models/profile.py). The text signature

@@ -13,7 +13,8 @@ What the row holds, all bounded:
   comparison of 64 signatures costs less than an LSH lookup and misses nothing) and to revise earlier verdicts;
 - `hours`, `days`: review counts for the burst signals (`burst.py`), ~25 hours and ~30 days of them;
 - `incidents`: the open `review_campaign` incident, with the alert machinery of `models.alerts`;
-- `folded_offsets`: the replay guard. With the defaults a busy product's row stays under ~40 KB.
+- `folded_offsets`: the replay guard. With the defaults a busy product's row is ~30-50 KB of JSON (64 entries of
+  ~0.5-0.8 KB), ~100 KB at worst (every entry with full duplicate lists and many signals).
 
 Later evidence revises earlier verdicts: a new review that copies an earlier one adds itself to that review's
 near-duplicates, and a burst that builds up in the window re-reads the window's earlier reviews. An earlier review

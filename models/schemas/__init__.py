@@ -11,7 +11,7 @@ __all__ = ["SCHEMA_NAMES", "load_schema"]
 
 SCHEMA_NAMES = (
     "review", "review_analysis", "review_insight", "dead_letter",
-    "click", "user_profile", "session", "product_sentiment",
+    "click", "user_profile", "session", "product_sentiment", "review_integrity",
 )
 
 
