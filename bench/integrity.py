@@ -122,9 +122,10 @@ class Pipeline:
         for record in outcome.records:
             self.verdicts[record.review_id] = record
         self.alerts.extend(outcome.alerts)
-        for probe in outcome.probes:
-            band = probe_band(self.bands.get(probe.key), probe, self.cfg)
-            self.bands[probe.key] = band.bucket
+        for key in outcome.band_keys:
+            assert outcome.probe is not None
+            band = probe_band(self.bands.get(key), key, outcome.probe, self.cfg)
+            self.bands[key] = band.bucket
             for match in band.matches:
                 for side in (match, match.mirrored()):
                     state = self.products.get(side.product_id)

@@ -1,11 +1,12 @@
 """The LSH index across products: a table partitioned by band key, each row a bucket of recent texts.
 
 A product's partition cannot look into other products' rows, so near-duplicates across products are found by a
-second hop. For each new review (of at least `min_shingles` shingles) the product stage emits one `BandProbe` per
-band, keyed "band:bucket" (`text.band_keys`); the band agent, partitioned by that key, calls
+second hop. For each new review (of at least `min_shingles` shingles) the product stage returns one `BandProbe` and
+its band keys, "band:bucket" (`text.band_keys`); the agent sends the probe once under each key, and the band agent,
+partitioned by that key, calls
 
->>> outcome = probe_band(bands.get(probe.key), probe)            # doctest: +SKIP
->>> bands[probe.key] = outcome.bucket                            # doctest: +SKIP
+>>> outcome = probe_band(bands.get(key), key, probe)             # doctest: +SKIP
+>>> bands[key] = outcome.bucket                                  # doctest: +SKIP
 >>> for match in outcome.matches:                                # doctest: +SKIP
 ...     forward(match, key=match.product_id); forward(match.mirrored(), key=match.other_product_id)
 
@@ -49,9 +50,8 @@ class BandBucket(faust.Record, include_metadata=False, serializer="json"):
 
 
 class BandProbe(faust.Record, include_metadata=False, serializer="json"):
-    """A new review's text for one band, on its way to the partition of `key`."""
+    """A new review's text, on its way to the partition of each of its band keys (the message key)."""
 
-    key: str
     review_id: str
     product_id: str
     user_id: str
@@ -85,12 +85,13 @@ class BandOutcome(NamedTuple):
     matches: list[TextMatch]
 
 
-def probe_band(bucket: BandBucket | None, probe: BandProbe,
+def probe_band(bucket: BandBucket | None, key: str, probe: BandProbe,
                cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> BandOutcome:
-    """Match the probe against the bucket's texts, then keep it there; the input bucket is not modified."""
+    """Match the probe against the texts of bucket `key` (the message's key), then keep it there; the input bucket
+    is not modified."""
     members = list(bucket.members) if bucket is not None else []
     if any(m.review_id == probe.review_id for m in members):
-        return BandOutcome(bucket if bucket is not None else BandBucket(key=probe.key, members=members), [])
+        return BandOutcome(bucket if bucket is not None else BandBucket(key=key, members=members), [])
     values = np.frombuffer(signature_bytes(probe.signature), dtype="<u2")
     matches = []
     for member in members:
@@ -111,4 +112,4 @@ def probe_band(bucket: BandBucket | None, probe: BandProbe,
                                         shingles=probe.shingles))
     newest = members[-1].at
     kept = [m for m in members if newest - m.at <= cfg.band_span_s][-cfg.band_members:]
-    return BandOutcome(BandBucket(key=probe.key, members=kept), matches)
+    return BandOutcome(BandBucket(key=key, members=kept), matches)

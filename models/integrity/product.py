@@ -5,7 +5,8 @@ product_id) and calls, for every review that arrives with its author's `AccountE
 
 >>> outcome = assess_review(table.get(pid), review, evidence, signature, source)      # doctest: +SKIP
 >>> table[pid] = outcome.state                                                         # doctest: +SKIP
->>> publish(outcome.records, outcome.alerts); route(outcome.probes)                   # doctest: +SKIP
+>>> publish(outcome.records, outcome.alerts)                                          # doctest: +SKIP
+>>> for key in outcome.band_keys: send(bands_topic, key=key, value=outcome.probe)      # doctest: +SKIP
 
 What the row holds, all bounded:
 - `recent`: the latest `recent_reviews` reviews of the last `recent_span_s`, each with its signature (172 bytes),
@@ -122,14 +123,16 @@ class IntegrityOutcome(NamedTuple):
     alerts: list[Alert]
     # Flagged reviews that joined an open campaign instead of alerting again.
     suppressed: list[str]
-    # One per band, for the cross-product index (`bands.probe_band`); none for a text too short to compare.
-    probes: list[BandProbe]
+    # The text for the cross-product index, to send once under each band key (`bands.probe_band`); none for a text
+    # too short to compare, or a replay.
+    probe: BandProbe | None
+    band_keys: list[str]
     # One per newly flagged review, for its author's partition (`account.flag_account`).
     account_flags: list[AccountFlag]
 
     @classmethod
     def unchanged(cls, state: ProductIntegrity) -> IntegrityOutcome:
-        return cls(state, [], [], [], [], [])
+        return cls(state, [], [], [], None, [], [])
 
 
 def assess_review(
@@ -213,14 +216,14 @@ def assess_review(
     alert_id = _open_campaign_id(incidents)
     records = [_record(e, product_id, now, alert_id, cfg)
                for e in [entry, *(e for e in newly_flagged if e.review_id != entry.review_id)]]
-    probes = [] if not comparable else [
-        BandProbe(key=key, review_id=review.review_id, product_id=product_id, user_id=review.user_id, at=now,
-                  signature=entry.signature, shingles=signature.shingles)
-        for key in band_keys(signature, cfg.bands, cfg.rows_per_band, cfg.band_buckets)]
+    probe = None if not comparable else BandProbe(
+        review_id=review.review_id, product_id=product_id, user_id=review.user_id, at=now,
+        signature=entry.signature, shingles=signature.shingles)
+    keys = band_keys(signature, cfg.bands, cfg.rows_per_band, cfg.band_buckets) if comparable else []
     new_state = ProductIntegrity(product_id=product_id, recent=recent, hours=hours, days=days, incidents=incidents,
                                  folded_offsets=remember_offset(state.folded_offsets if state else {}, source),
                                  partition=state.partition if state else -1)
-    return IntegrityOutcome(new_state, records, alerts, suppressed, probes, _flags(newly_flagged, product_id))
+    return IntegrityOutcome(new_state, records, alerts, suppressed, probe, keys, _flags(newly_flagged, product_id))
 
 
 def apply_text_match(state: ProductIntegrity, match: TextMatch,
@@ -283,7 +286,7 @@ def _revise(state: ProductIntegrity, review_id: str, change: Callable[[RecentRev
         _campaign(incidents, alerts, suppressed, state.product_id, recent, entry, now, cfg)
         records.append(_record(entry, state.product_id, now, _open_campaign_id(incidents), cfg))
     new_state = state.derive(recent=recent, incidents=incidents)
-    return IntegrityOutcome(new_state, records, alerts, suppressed, [],
+    return IntegrityOutcome(new_state, records, alerts, suppressed, None, [],
                             _flags([entry] if flagged else [], state.product_id))
 
 
@@ -293,7 +296,7 @@ def expire_campaigns(state: ProductIntegrity, now: float,
     incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
     if not alerts:
         return IntegrityOutcome.unchanged(state)
-    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], [], [])
+    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], None, [], [])
 
 
 def campaign_due(state: ProductIntegrity, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> float | None:

@@ -108,9 +108,10 @@ class Shop:
         self.records.extend(outcome.records)
         self.verdicts.update({r.review_id: r for r in outcome.records})
         self.alerts.extend(outcome.alerts)
-        for probe in outcome.probes:
-            band = probe_band(self.bands.get(probe.key), probe, self.cfg)
-            self.bands[probe.key] = band.bucket
+        for key in outcome.band_keys:
+            assert outcome.probe is not None
+            band = probe_band(self.bands.get(key), key, outcome.probe, self.cfg)
+            self.bands[key] = band.bucket
             for match in band.matches:
                 for side in (match, match.mirrored()):
                     if side.product_id in self.products:

@@ -110,7 +110,8 @@ def test_replaying_everything_flags_nothing_twice_and_opens_the_same_incident() 
     for source in (SourceRef("integrity-events", 0, first.offset), SourceRef("integrity-events", 0, 10_000)):
         again = assess_review(state, review, fake_account("c-fake7"), text_signature(edited(CAMPAIGN_TEXT, 7)),
                               source)
-        assert again.state is state and again.records == again.alerts == again.probes == again.account_flags == []
+        assert again.state is state and again.records == again.alerts == again.band_keys == again.account_flags == []
+        assert again.probe is None
 
 
 def test_a_restart_from_the_stored_rows_continues_exactly() -> None:

@@ -66,25 +66,25 @@ def test_band_keys_are_stable_bounded_and_shared_by_near_duplicates() -> None:
 
 def probe(review_id: str, text: str, *, user_id: str, product_id: str, at: float = T0) -> BandProbe:
     signature = text_signature(text)
-    return BandProbe(key="0:1", review_id=review_id, product_id=product_id, user_id=user_id, at=at,
+    return BandProbe(review_id=review_id, product_id=product_id, user_id=user_id, at=at,
                      signature=signature.to_wire(), shingles=signature.shingles)
 
 
 def test_a_band_matches_copies_by_other_accounts_on_any_product_once() -> None:
-    first = probe_band(None, probe("r1", CAMPAIGN_TEXT, user_id="u1", product_id="kettle"))
+    first = probe_band(None, "0:1", probe("r1", CAMPAIGN_TEXT, user_id="u1", product_id="kettle"))
     assert first.matches == []
-    same_account = probe_band(first.bucket, probe("r2", CAMPAIGN_TEXT, user_id="u1", product_id="toaster"))
+    same_account = probe_band(first.bucket, "0:1", probe("r2", CAMPAIGN_TEXT, user_id="u1", product_id="toaster"))
     assert same_account.matches == []
     copied = probe("r3", CAMPAIGN_TEXT + " Love it!", user_id="u3", product_id="toaster", at=T0 + 60)
-    outcome = probe_band(same_account.bucket, copied)
+    outcome = probe_band(same_account.bucket, "0:1", copied)
     assert [(m.review_id, m.other_review_id, m.other_product_id) for m in outcome.matches] == [
         ("r3", "r1", "kettle"), ("r3", "r2", "toaster")]
     assert outcome.matches[0].similarity >= 0.6 and outcome.matches[0].at == T0 + 60
     mirrored = outcome.matches[0].mirrored()
     assert (mirrored.review_id, mirrored.product_id, mirrored.other_review_id) == ("r1", "kettle", "r3")
-    replay = probe_band(outcome.bucket, copied)
+    replay = probe_band(outcome.bucket, "0:1", copied)
     assert replay.matches == [] and replay.bucket is outcome.bucket
-    unrelated = probe_band(outcome.bucket, probe("r4", ORGANIC_TEXTS[0], user_id="u4", product_id="kettle"))
+    unrelated = probe_band(outcome.bucket, "0:1", probe("r4", ORGANIC_TEXTS[0], user_id="u4", product_id="kettle"))
     assert unrelated.matches == []
 
 
@@ -92,10 +92,10 @@ def test_a_bucket_keeps_its_newest_members_of_the_span_in_time_order() -> None:
     cfg = IntegrityConfig(band_members=3)
     bucket: BandBucket | None = None
     for i, at in enumerate([T0, T0 + 300, T0 + 100, T0 + 200]):
-        bucket = probe_band(bucket, probe(f"r{i}", f"text number {i}", user_id=f"u{i}", product_id="p", at=at),
+        bucket = probe_band(bucket, "0:1", probe(f"r{i}", f"text number {i}", user_id=f"u{i}", product_id="p", at=at),
                             cfg).bucket
     assert bucket is not None
     assert [m.review_id for m in bucket.members] == ["r2", "r3", "r1"]
-    later = probe_band(bucket, probe("r9", "another", user_id="u9", product_id="p",
+    later = probe_band(bucket, "0:1", probe("r9", "another", user_id="u9", product_id="p",
                                      at=T0 + DEFAULT_INTEGRITY_CONFIG.band_span_s + 150), cfg).bucket
     assert [m.review_id for m in later.members] == ["r3", "r1", "r9"]  # r2 is older than the span now
