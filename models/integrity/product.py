@@ -1,4 +1,4 @@
-"""The product stage: assess each new review against its product's recent reviews, and spot campaigns.
+"""The product stage: assess each new review against its product's recent reviews, and revise earlier verdicts.
 
 The agent partitioned by product keeps one `ProductIntegrity` per product (table `integrity_products`, key
 product_id) and calls, for every review that arrives with its author's `AccountEvidence` and text signature,
@@ -22,11 +22,7 @@ near-duplicates, and a burst that builds up in the window re-reads the window's 
 that this flags gets a new `ReviewIntegrity` record (`revision` + 1); nothing is ever unflagged, so each review is
 published at most twice in practice, and a campaign's first reviews are caught with its later ones.
 
-Campaigns: when a review is flagged and the product has at least `campaign_min_reviews` flagged reviews from at
-least `campaign_min_accounts` accounts within `campaign_window_s`, a `review_campaign` incident opens (or the review
-joins the open one): the alert names the reviews, the accounts, the highest text similarity among them, the time
-window and how often each signal fired. It ends like every incident, after `cooldown_s` of event time without a
-flagged review (`expire_campaigns` on a tick, or the product's next review).
+Campaigns (`campaign.py`): enough flagged reviews of the product at once open a `review_campaign` incident.
 
 Replays: the row remembers the highest offset per source partition (`source`: the position of the message this
 stage read, or of the original message its forwarder kept, as `ProfileEvent` does) and the ids of its recent
@@ -36,15 +32,15 @@ reviews, so a replayed review, or a text match applied twice, changes nothing an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Final, NamedTuple
+from typing import Final
 
-import faust
 import numpy as np
 
-from models.alerts import Alert, Incident, expire_quiet, trigger_incident
+from models.alerts import expire_quiet
 from models.integrity.account import AccountEvidence, AccountFlag, ReviewTaint
 from models.integrity.bands import BandProbe, TextMatch
 from models.integrity.burst import BurstFigures, add_to_buckets, burst_figures
+from models.integrity.campaign import open_campaign_id, open_or_join_campaign
 from models.integrity.config import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
 from models.integrity.facts import ReviewFacts
 from models.integrity.records import ReviewIntegrity
@@ -60,79 +56,13 @@ from models.integrity.scoring import (
     explain,
     score,
 )
+from models.integrity.state import IntegrityOutcome, ProductIntegrity, RecentReview
 from models.integrity.text import NUM_PERM, TextSignature, band_keys, signature_bytes
 from models.profile import SourceRef, already_folded, remember_offset
 
-__all__ = [
-    "CAMPAIGN",
-    "IntegrityOutcome",
-    "ProductIntegrity",
-    "RecentReview",
-    "apply_taint",
-    "apply_text_match",
-    "assess_review",
-    "campaign_due",
-    "expire_campaigns",
-]
+__all__ = ["apply_taint", "apply_text_match", "assess_review"]
 
-CAMPAIGN: Final = "review_campaign"
 _MAX_NEAR_DUPLICATES: Final = 20
-
-
-class RecentReview(faust.Record, include_metadata=False, serializer="json"):
-    review_id: str
-    user_id: str
-    at: float
-    rating: int | None
-    # Suspect by its author's evidence alone (see burst.py): counted in the product's suspect mix.
-    suspect: bool
-    signature: str
-    shingles: int
-    # The signals that fired at the latest assessment: strength and figures.
-    strengths: dict[str, float]
-    figures: dict[str, dict[str, Any]]
-    # Near-duplicates by other accounts, on this product and on others (at most `max_duplicate_ids` each).
-    duplicates: list[str]
-    cross_duplicates: list[str]
-    similarity: float
-    score: float
-    flagged: bool
-    revision: int
-
-
-class ProductIntegrity(faust.Record, include_metadata=False, serializer="json"):
-    """Table `integrity_products`, key product_id."""
-
-    product_id: str
-    # Oldest first.
-    recent: list[RecentReview]
-    # Review counts for the burst signals: by hour for the window, by day for the baseline (see burst.py).
-    hours: dict[str, list[int]]
-    days: dict[str, list[int]]
-    # "review_campaign" → the open incident.
-    incidents: dict[str, Incident]
-    folded_offsets: dict[str, int]
-    # The table partition of the row, so that a tick of one partition touches only its own rows (-1: not known yet).
-    partition: int = -1
-
-
-class IntegrityOutcome(NamedTuple):
-    state: ProductIntegrity
-    # The new review's verdict, and new verdicts on earlier reviews this evidence flagged.
-    records: list[ReviewIntegrity]
-    alerts: list[Alert]
-    # Flagged reviews that joined an open campaign instead of alerting again.
-    suppressed: list[str]
-    # The text for the cross-product index, to send once under each band key (`bands.probe_band`); none for a text
-    # too short to compare, or a replay.
-    probe: BandProbe | None
-    band_keys: list[str]
-    # One per newly flagged review, for its author's partition (`account.flag_account`).
-    account_flags: list[AccountFlag]
-
-    @classmethod
-    def unchanged(cls, state: ProductIntegrity) -> IntegrityOutcome:
-        return cls(state, [], [], [], None, [], [])
 
 
 def assess_review(
@@ -212,8 +142,8 @@ def assess_review(
 
     suppressed: list[str] = []
     for flagged in sorted(newly_flagged, key=lambda e: (e.at, e.review_id)):
-        _campaign(incidents, alerts, suppressed, product_id, recent, flagged, now, cfg)
-    alert_id = _open_campaign_id(incidents)
+        open_or_join_campaign(incidents, alerts, suppressed, product_id, recent, flagged, now, cfg)
+    alert_id = open_campaign_id(incidents)
     records = [_record(e, product_id, now, alert_id, cfg)
                for e in [entry, *(e for e in newly_flagged if e.review_id != entry.review_id)]]
     probe = None if not comparable else BandProbe(
@@ -283,25 +213,11 @@ def _revise(state: ProductIntegrity, review_id: str, change: Callable[[RecentRev
     records = []
     flagged = entry.flagged and not before.flagged
     if flagged:
-        _campaign(incidents, alerts, suppressed, state.product_id, recent, entry, now, cfg)
-        records.append(_record(entry, state.product_id, now, _open_campaign_id(incidents), cfg))
+        open_or_join_campaign(incidents, alerts, suppressed, state.product_id, recent, entry, now, cfg)
+        records.append(_record(entry, state.product_id, now, open_campaign_id(incidents), cfg))
     new_state = state.derive(recent=recent, incidents=incidents)
     return IntegrityOutcome(new_state, records, alerts, suppressed, None, [],
                             _flags([entry] if flagged else [], state.product_id))
-
-
-def expire_campaigns(state: ProductIntegrity, now: float,
-                     cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> IntegrityOutcome:
-    """A tick: end the campaign incident when no review was flagged for `cooldown_s` of event time by `now`."""
-    incidents, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg.alerts)
-    if not alerts:
-        return IntegrityOutcome.unchanged(state)
-    return IntegrityOutcome(state.derive(incidents=incidents), [], alerts, [], None, [], [])
-
-
-def campaign_due(state: ProductIntegrity, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> float | None:
-    """When the open campaign ends if nothing joins it (for `streams.due_index.DueIndex`); None: none is open."""
-    return min((i.last_triggered_at + cfg.alerts.cooldown_s for i in state.incidents.values()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------------- internals
@@ -369,39 +285,8 @@ def _rescored(entry: RecentReview, cfg: IntegrityConfig, *, burst: Evidence | No
                         else entry.revision)
 
 
-def _campaign(incidents: dict[str, Incident], alerts: list[Alert], suppressed: list[str], product_id: str,
-              recent: list[RecentReview], flagged: RecentReview, now: float, cfg: IntegrityConfig) -> None:
-    """A review was just flagged: open or join the product's campaign if enough flagged reviews surround it."""
-    members = [e for e in recent if e.flagged and abs(e.at - flagged.at) <= cfg.campaign_window_s]
-    accounts = sorted({e.user_id for e in members})
-    if len(members) < cfg.campaign_min_reviews or len(accounts) < cfg.campaign_min_accounts:
-        return
-    signals: dict[str, int] = {}
-    for e in members:
-        for name in e.strengths:
-            signals[name] = signals.get(name, 0) + 1
-    limit = cfg.alerts.max_evidence_ids
-    figures: dict[str, Any] = {
-        "reviews": len(members), "accounts": accounts[:limit], "account_count": len(accounts),
-        "similarity": round(max(e.similarity for e in members), 4),
-        "window_start": min(e.at for e in members), "window_end": max(e.at for e in members),
-        "signals": dict(sorted(signals.items())), "mean_score": round(sum(e.score for e in members) / len(members), 4),
-    }
-    others = [e.review_id for e in sorted(members, key=lambda e: (e.at, e.review_id))
-              if e.review_id != flagged.review_id]
-    trigger_incident(incidents, alerts, suppressed, CAMPAIGN, "warning", "product", product_id, flagged.review_id, now,
-                     figures, f"Suspected review campaign on product {product_id}: {len(members)} suspicious reviews "
-                              f"from {len(accounts)} accounts within {cfg.campaign_window_s / 3600:.0f} h",
-                     cfg.alerts, also=others)
-
-
 def _flags(flagged: Iterable[RecentReview], product_id: str) -> list[AccountFlag]:
     return [AccountFlag(user_id=e.user_id, review_id=e.review_id, product_id=product_id, at=e.at) for e in flagged]
-
-
-def _open_campaign_id(incidents: dict[str, Incident]) -> str | None:
-    incident = incidents.get(CAMPAIGN)
-    return incident.alert_id if incident is not None else None
 
 
 def _record(entry: RecentReview, product_id: str, assessed_at: float, campaign: str | None,
