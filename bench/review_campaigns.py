@@ -482,10 +482,11 @@ class Shop:
         rng = self.rng
         duration = rng.uniform(1, 3) * DAY
         start = self._start(duration)
-        targets = [self._target(start, popular=True) for _ in range(rng.randint(1, 2))]
+        targets = list({p.product_id: p for p in (self._target(start, popular=True)
+                                                  for _ in range(rng.randint(1, 2)))}.values())
         for _ in range(rng.randint(6, 20)):
             user = self._aged_account(start, min_days=365, max_days=1100, orders=1.0)
-            for product in dict.fromkeys(targets):
+            for product in targets:
                 at = start + rng.uniform(0, duration)
                 if rng.random() < 0.15:
                     self._buy(user, product, at - rng.uniform(60, 300) * DAY)
