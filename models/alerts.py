@@ -3,7 +3,9 @@
 Four kinds. On a product: `safety_issue` (a review reporting a hazard, at once), `negative_spike` (the current
 window's negative share well above the product's own baseline, with a minimum volume) and `competitor_trend` (a
 competitor's mentions in the current window well above its baseline rate). On a user: `vip_unhappy` (a negative
-review or a complaint from a high-value customer).
+review or a complaint from a high-value customer). A fifth, `review_campaign` (several suspicious reviews of one
+product at once), is decided by `models.integrity` with the same incident machinery (`trigger_incident`,
+`expire_quiet`).
 
 Incidents. A rule that fires opens an incident under a stable `alert_id` (a hash of kind, subject and the review
 that opened it, so re-processing the same input yields the same id, and the alerts topic, keyed by `alert_id`,
@@ -19,7 +21,7 @@ Baselines are kept per product in hourly buckets of (reviews, negative reviews, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
@@ -42,7 +44,10 @@ __all__ = [
     "evaluate_product",
     "evaluate_user",
     "expire_incidents",
+    "expire_quiet",
     "is_vip",
+    "resolved_alert",
+    "trigger_incident",
 ]
 
 HOUR_S: Final = 3600.0
@@ -90,7 +95,7 @@ class Alert(WireRecord):
     """One record on the `alerts` topic, keyed by `alert_id`: an incident opening (`firing`) or ending (`resolved`)."""
 
     alert_id: str
-    kind: str  # safety_issue | negative_spike | vip_unhappy | competitor_trend
+    kind: str  # safety_issue | negative_spike | vip_unhappy | competitor_trend | review_campaign
     status: str  # firing | resolved
     severity: str  # info | warning | critical
     subject_type: str  # product | user
@@ -187,22 +192,24 @@ def evaluate_product(
                 over = True
         if over:
             del incidents[key]
-            alerts.append(_resolved(incident, "product", subject, facts.at))
+            alerts.append(resolved_alert(incident, "product", subject, facts.at))
 
     figures: dict[str, Any]
     if SAFETY_ISSUES & set(facts.issues):
         figures = {"issues": sorted(set(facts.issues))}
-        _trigger(incidents, alerts, suppressed, "safety_issue", "critical", "product", subject, facts, figures,
-                 f"Safety complaint about product {subject}: {facts.summary[:200]}", cfg)
+        trigger_incident(incidents, alerts, suppressed, "safety_issue", "critical", "product", subject,
+                         facts.review_id, facts.at, figures,
+                         f"Safety complaint about product {subject}: {facts.summary[:200]}", cfg)
 
     if window.n >= cfg.spike_min_volume and share >= spike_threshold:
         figures = {"window_start": window.window_start, "window_end": window.window_end, "reviews": window.n,
                    "negative": window.counts.get("negative", 0), "negative_share": round(share, 4),
                    "baseline_share": round(baseline.share, 4), "baseline_reviews": baseline.n,
                    "threshold": round(spike_threshold, 4)}
-        _trigger(incidents, alerts, suppressed, "negative_spike", "warning", "product", subject, facts, figures,
-                 f"Negative reviews of product {subject} at {share:.0%} of {window.n} in the current window "
-                 f"(baseline {baseline.share:.0%})", cfg)
+        trigger_incident(incidents, alerts, suppressed, "negative_spike", "warning", "product", subject,
+                         facts.review_id, facts.at, figures,
+                         f"Negative reviews of product {subject} at {share:.0%} of {window.n} in the current window "
+                         f"(baseline {baseline.share:.0%})", cfg)
 
     for competitor in sorted(set(c.casefold() for c in facts.competitors)):
         mentions = window.competitors.get(competitor, 0)
@@ -211,9 +218,10 @@ def evaluate_product(
         if mentions >= threshold:
             figures = {"window_start": window.window_start, "window_end": window.window_end, "mentions": mentions,
                        "baseline_mentions_per_window": round(rate, 4), "threshold": round(threshold, 4)}
-            _trigger(incidents, alerts, suppressed, "competitor_trend", "info", "product", subject, facts, figures,
-                     f"{competitor} mentioned in {mentions} reviews of product {subject} in the current window "
-                     f"(baseline {rate:.1f})", cfg, competitor=competitor)
+            trigger_incident(incidents, alerts, suppressed, "competitor_trend", "info", "product", subject,
+                             facts.review_id, facts.at, figures,
+                             f"{competitor} mentioned in {mentions} reviews of product {subject} in the current "
+                             f"window (baseline {rate:.1f})", cfg, competitor=competitor)
 
     return AlertOutcome(ProductAlertState(product_id=subject, buckets=buckets, incidents=incidents,
                                           partition=state.partition if state else -1), alerts, suppressed)
@@ -286,15 +294,21 @@ def expire_incidents(state: ProductAlertState | UserAlertState, now: float,
         if incident is None or now - incident.last_triggered_at < cfg.cooldown_s:
             return AlertOutcome(state, [], [])
         return AlertOutcome(UserAlertState(user_id=state.user_id, incident=None, partition=state.partition),
-                            [_resolved(incident, "user", state.user_id, now)], [])
-    quiet = {k: i for k, i in state.incidents.items() if now - i.last_triggered_at >= cfg.cooldown_s}
-    if not quiet:
+                            [resolved_alert(incident, "user", state.user_id, now)], [])
+    kept, alerts = expire_quiet(state.incidents, "product", state.product_id, now, cfg)
+    if not alerts:
         return AlertOutcome(state, [], [])
-    kept = {k: i for k, i in state.incidents.items() if k not in quiet}
     return AlertOutcome(
         ProductAlertState(product_id=state.product_id, buckets=state.buckets, incidents=kept,
-                          partition=state.partition),
-        [_resolved(i, "product", state.product_id, now) for _, i in sorted(quiet.items())], [])
+                          partition=state.partition), alerts, [])
+
+
+def expire_quiet(incidents: Mapping[str, Incident], subject_type: str, subject_id: str, now: float,
+                 cfg: AlertConfig = DEFAULT_ALERT_CONFIG) -> tuple[dict[str, Incident], list[Alert]]:
+    """The incidents still open at `now`, and a `resolved` alert for each one with no trigger for `cooldown_s`."""
+    quiet = {k: i for k, i in incidents.items() if now - i.last_triggered_at >= cfg.cooldown_s}
+    kept = {k: i for k, i in incidents.items() if k not in quiet}
+    return kept, [resolved_alert(i, subject_type, subject_id, now) for _, i in sorted(quiet.items())]
 
 
 # ---------------------------------------------------------------------------------------------------------- user
@@ -317,15 +331,17 @@ def evaluate_user(
     if open_incident is not None and (not unhappy or facts.at - open_incident.last_triggered_at >= cfg.cooldown_s):
         # The customer's next review is not negative, or the incident went quiet: it is over.
         del incidents["vip_unhappy"]
-        alerts.append(_resolved(open_incident, "user", subject, facts.at))
+        alerts.append(resolved_alert(open_incident, "user", subject, facts.at))
     if unhappy and is_vip(profile, cfg):
         assert profile is not None
         figures = {"segment": profile.segment, "orders": profile.orders, "spend": round(profile.spend, 2),
                    "sentiment": facts.sentiment, "intent": intent, "product_id": facts.product_id}
         severity = "critical" if SAFETY_ISSUES & set(facts.issues) else "warning"
-        _trigger(incidents, alerts, suppressed, "vip_unhappy", severity, "user", subject, facts, figures,
-                 f"High-value customer {subject} ({profile.segment}, {profile.orders} orders, "
-                 f"{profile.spend:.2f} spent) is unhappy with product {facts.product_id}: {facts.summary[:200]}", cfg)
+        trigger_incident(incidents, alerts, suppressed, "vip_unhappy", severity, "user", subject,
+                         facts.review_id, facts.at, figures,
+                         f"High-value customer {subject} ({profile.segment}, {profile.orders} orders, "
+                         f"{profile.spend:.2f} spent) is unhappy with product {facts.product_id}: "
+                         f"{facts.summary[:200]}", cfg)
     return AlertOutcome(UserAlertState(user_id=subject, incident=incidents.get("vip_unhappy"),
                                        partition=state.partition if state else -1), alerts, suppressed)
 
@@ -333,33 +349,39 @@ def evaluate_user(
 # ------------------------------------------------------------------------------------------------------ shared
 
 
-def _trigger(
+def trigger_incident(
     incidents: dict[str, Incident], alerts: list[Alert], suppressed: list[str], kind: str, severity: str,
-    subject_type: str, subject_id: str, facts: InsightFacts, figures: dict[str, Any], message: str,
-    cfg: AlertConfig, competitor: str | None = None,
+    subject_type: str, subject_id: str, review_id: str, at: float, figures: dict[str, Any], message: str,
+    cfg: AlertConfig, competitor: str | None = None, also: Sequence[str] = (),
 ) -> None:
+    """A rule fired on review `review_id` written at `at`: open an incident (and its `firing` alert) under the key
+    "kind" or "kind:competitor" of `incidents`, or, while one is open there, let the evidence join it silently
+    (`suppressed` gets the kind). Both lists and the mapping are updated in place. `also`: earlier reviews that are
+    part of the same evidence (a rule that fires on several reviews together), listed before `review_id`."""
     key = f"{kind}:{competitor}" if competitor else kind
     incident = incidents.get(key)
     if incident is not None:
         # Within the cooldown: the evidence joins the open incident, nobody is paged again.
         incidents[key] = Incident(
             alert_id=incident.alert_id, kind=kind, severity=incident.severity, opened_at=incident.opened_at,
-            last_triggered_at=max(incident.last_triggered_at, facts.at),
-            review_ids=_bounded([*incident.review_ids, facts.review_id], cfg.max_evidence_ids),
+            last_triggered_at=max(incident.last_triggered_at, at),
+            review_ids=_bounded([*incident.review_ids, *also, review_id], cfg.max_evidence_ids),
             figures=figures, competitor=competitor)
         suppressed.append(kind)
         return
-    incident = Incident(alert_id=alert_id(kind, subject_id, facts.review_id, competitor), kind=kind,
-                        severity=severity, opened_at=facts.at, last_triggered_at=facts.at,
-                        review_ids=[facts.review_id], figures=figures, competitor=competitor)
+    incident = Incident(alert_id=alert_id(kind, subject_id, review_id, competitor), kind=kind,
+                        severity=severity, opened_at=at, last_triggered_at=at,
+                        review_ids=_bounded([*also, review_id], cfg.max_evidence_ids), figures=figures,
+                        competitor=competitor)
     incidents[key] = incident
     alerts.append(Alert(alert_id=incident.alert_id, kind=kind, status="firing", severity=severity,
                         subject_type=subject_type, subject_id=subject_id, message=message,
-                        review_ids=list(incident.review_ids), figures=figures, opened_at=facts.at, at=facts.at,
+                        review_ids=list(incident.review_ids), figures=figures, opened_at=at, at=at,
                         competitor=competitor))
 
 
-def _resolved(incident: Incident, subject_type: str, subject_id: str, at: float) -> Alert:
+def resolved_alert(incident: Incident, subject_type: str, subject_id: str, at: float) -> Alert:
+    """The `resolved` record that ends `incident` at `at` (same `alert_id` as its `firing` record)."""
     return Alert(alert_id=incident.alert_id, kind=incident.kind, status="resolved", severity=incident.severity,
                  subject_type=subject_type, subject_id=subject_id,
                  message=f"Resolved: {incident.kind.replace('_', ' ')} on {subject_type} {subject_id}"

@@ -59,6 +59,7 @@ __all__ = [
     "SourceRef",
     "UserProfile",
     "already_folded",
+    "bought_before",
     "fold_click",
     "fold_insight",
     "insight_facts",
@@ -129,6 +130,9 @@ class ProfileConfig:
     recent_review_ids: int = 10
     # Purchases of one order arrive as several line events; remembering the last few order ids counts it once.
     recent_order_ids: int = 5
+    # Products bought, for "did this reviewer buy it?" (models/integrity). A review comes days or weeks after the
+    # purchase, so the 20 latest first purchases cover all but wholesale buyers, at ~1 KB with long ids.
+    purchased_products: int = 20
     rfm: RfmConfig = field(default_factory=RfmConfig)
 
     def __post_init__(self) -> None:
@@ -137,7 +141,7 @@ class ProfileConfig:
         if not 0 <= self.budget_below <= self.premium_from:
             raise ValueError(f"need 0 <= budget_below <= premium_from, got {self.budget_below}, {self.premium_from}")
         sizes = (self.top_k_interests, self.price_memory, self.history_size, self.cart_max_lines,
-                 self.recent_review_ids, self.recent_order_ids)
+                 self.recent_review_ids, self.recent_order_ids, self.purchased_products)
         if min(sizes) < 1:
             raise ValueError(f"every size limit must be at least 1, got {self}")
 
@@ -210,6 +214,9 @@ class UserProfile(faust.Record, include_metadata=False, serializer="json"):
     marketing_opt_out: bool = False
     # Language of the customer's latest review (ISO 639-1), for messages; None until they write one.
     language: str | None = None
+    # Product id → event time of its first purchase: the `purchased_products` products first bought most recently.
+    # Replaced, never changed in place (the default is one shared object, as with every Faust Record default).
+    purchased_products: dict[str, float] = {}  # noqa: RUF012
 
     @classmethod
     def empty(cls, user_id: str, at: float) -> UserProfile:
@@ -219,7 +226,7 @@ class UserProfile(faust.Record, include_metadata=False, serializer="json"):
             interest_as_of=None, recent_prices=[], price_band=None, cart={}, cart_updated_at=None, cart_cleared_at=None,
             orders=0, spend=0.0, last_order_at=None, recent_order_ids=[], recency_days=None, segment="prospect",
             review_count=0, mean_sentiment=None, sentiment_history=[], last_negative_review=None,
-            recent_review_ids=[], folded_offsets={},
+            recent_review_ids=[], folded_offsets={}, purchased_products={},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -387,6 +394,8 @@ def fold_click(
         _add_interest(p, click.category, click.brand, weight, click.ts, cfg)
     if click.type in _PRICED_TYPES and click.product_id is not None and click.price is not None:
         _add_price(p, click.ts, click.price, cfg)
+    if click.type == "purchase":
+        _remember_purchased(p, click, cfg)  # before the cart rules: a whole order buys what is in the cart
     _fold_cart(p, click, cfg)
     if click.type in _CONSENT:
         p.marketing_opt_out = _CONSENT[click.type]
@@ -530,6 +539,39 @@ def _fold_cart(p: UserProfile, click: ClickEvent, cfg: ProfileConfig) -> None:
     else:
         return  # nothing in the cart changed (e.g. removing a product that is not in it)
     p.cart_updated_at = max(p.cart_updated_at or click.ts, click.ts)
+
+
+def _remember_purchased(p: UserProfile, click: ClickEvent, cfg: ProfileConfig) -> None:
+    """A purchase with a product_id buys that product; a whole order (no product_id) buys every line of the cart it
+    empties (a late one, older than the last emptying, empties nothing and so buys nothing known). Each product keeps
+    the time of its first purchase; beyond `purchased_products` the products first bought longest ago go."""
+    if click.product_id is not None:
+        bought = [click.product_id]
+    elif p.cart_cleared_at is None or click.ts >= p.cart_cleared_at:
+        bought = list(p.cart)
+    else:
+        return
+    purchased = dict(p.purchased_products)
+    for pid in bought:
+        purchased[pid] = min(purchased.get(pid, click.ts), click.ts)
+    if len(purchased) > cfg.purchased_products:
+        # Ties by product id, so the same events always keep the same products.
+        newest = sorted(purchased.items(), key=lambda kv: (kv[1], kv[0]))[-cfg.purchased_products:]
+        purchased = dict(newest)
+    p.purchased_products = purchased
+
+
+def bought_before(profile: UserProfile | None, product_id: str, at: float) -> float | None:
+    """When the user first bought `product_id`, if at or before `at` (event time); None if the profile shows no
+    such purchase.
+
+    >>> bought_before(profile, "kettle-01", review_time)     # doctest: +SKIP
+    1717000000.0
+    """
+    if profile is None:
+        return None
+    first = profile.purchased_products.get(product_id)
+    return first if first is not None and first <= at else None
 
 
 def _fold_purchase(p: UserProfile, click: ClickEvent, cfg: ProfileConfig) -> None:

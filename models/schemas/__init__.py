@@ -12,7 +12,7 @@ __all__ = ["SCHEMA_NAMES", "load_schema"]
 SCHEMA_NAMES = (
     "review", "review_analysis", "review_insight", "dead_letter",
     "click", "user_profile", "session", "product_sentiment", "alert", "marketing_message",
-    "erasure_request", "erasure_audit",
+    "erasure_request", "erasure_audit", "review_integrity",
 )
 
 

@@ -19,6 +19,7 @@ from models.profile import (
     RfmConfig,
     SourceRef,
     UserProfile,
+    bought_before,
     fold_click,
     fold_insight,
     price_band,
@@ -304,6 +305,48 @@ def test_orders_count_line_events_of_one_order_once_and_spend_adds_price_times_q
     f.click("purchase", T0 + 9, order_id="o2", price=100.0)
     assert (f.p.orders, f.p.spend, f.p.last_order_at) == (3, 126.5, T0 + 9)
     assert f.p.counts["purchase"] == 4
+
+
+def test_purchased_products_keep_each_products_first_purchase() -> None:
+    f = Feeder()
+    f.click("purchase", T0 + 10, product_id="kettle", order_id="o1", price=30.0)
+    f.click("purchase", T0 + 99, product_id="kettle", order_id="o2", price=30.0)  # bought again: still first time
+    f.click("purchase", T0 + 5, product_id="mug", order_id="o0", price=5.0)  # a late line event counts too
+    assert f.p.purchased_products == {"kettle": T0 + 10, "mug": T0 + 5}
+    assert bought_before(f.p, "kettle", T0 + 10) == T0 + 10  # bought the same second it was reviewed
+    assert bought_before(f.p, "kettle", T0 + 9) is None  # reviewed before it was bought
+    assert bought_before(f.p, "toaster", T0 + 1000) is None
+    assert bought_before(None, "kettle", T0 + 1000) is None
+
+
+def test_a_whole_order_buys_the_cart_it_empties_and_a_late_one_buys_nothing() -> None:
+    f = Feeder()
+    f.click("add_to_cart", T0, product_id="a")
+    f.click("add_to_cart", T0 + 1, product_id="b")
+    f.click("purchase", T0 + 2, order_id="o1", price=20.0)
+    assert f.p.purchased_products == {"a": T0 + 2, "b": T0 + 2}
+    f.click("add_to_cart", T0 + 3, product_id="c")
+    f.click("purchase", T0 + 1.5, order_id="o0", price=1.0)  # older than the last emptying: the cart stays
+    assert "c" not in f.p.purchased_products and cart_of(f.p) == {"c": 1}
+
+
+def test_purchased_products_are_bounded_dropping_the_first_bought_longest_ago() -> None:
+    f = Feeder(cfg=ProfileConfig(purchased_products=3))
+    for i in range(5):
+        f.click("purchase", T0 + i, product_id=f"p{i}", order_id=f"o{i}")
+    assert f.p.purchased_products == {"p2": T0 + 2, "p3": T0 + 3, "p4": T0 + 4}
+    with pytest.raises(ValueError, match="size limit"):
+        ProfileConfig(purchased_products=0)
+
+
+def test_a_profile_stored_before_purchased_products_existed_still_loads_and_folds() -> None:
+    wire = orjson.loads(UserProfile.empty("u1", T0).dumps())
+    del wire["purchased_products"]
+    old = UserProfile.loads(orjson.dumps(wire))
+    assert old.purchased_products == {}
+    update = fold_click(old, make_click("purchase", T0 + 1, product_id="p1"), SourceRef("clickstream", 0, 0))
+    assert update.profile.purchased_products == {"p1": T0 + 1}
+    assert UserProfile.empty("u2", T0).purchased_products == {}  # the shared default was not changed in place
 
 
 # ---------------------------------------------------------------------------------------------------- RFM
