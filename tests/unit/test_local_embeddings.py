@@ -260,22 +260,26 @@ def test_uncaught_clauses_skip_keyword_clauses_and_short_ones() -> None:
     assert len(uncaught_clauses(many, clauses(many), set())) == 4
 
 
-async def test_vector_aspects_are_added_with_quoted_evidence() -> None:
+async def test_vector_aspects_go_to_reviews_no_keyword_caught_with_quoted_evidence() -> None:
     model = _model()
     model.aspects = _aspect_classifier()
     topic = FakeEmbedder()
     analyzer = LocalAnalyzer(model, topic_embedder=topic)
-    text = "The battery is weak, but every selfie I took is lovely"
+    text = "My kids adore it, but every selfie I took is lovely"
     data = analyzer.analyze_text(text).to_dict()
-    names = [a["name"] for a in data["aspects"]]
-    assert names == ["battery", "camera"]  # keyword aspect first (text order), then the vector one
-    camera = data["aspects"][1]
-    assert camera["evidence"] in text and "selfie" in camera["evidence"]
-    assert len(validate_analysis(data, text).aspects) == 2
-    assert topic.calls == [["but every selfie I took is lovely"]]  # only the clause no keyword caught
+    assert [a["name"] for a in data["aspects"]] == ["camera"]
+    evidence = data["aspects"][0]["evidence"]
+    assert evidence in text and "selfie" in evidence
+    assert len(validate_analysis(data, text).aspects) == 1
+    assert topic.calls == [["My kids adore it", "but every selfie I took is lovely"]]
     reply = await analyzer.analyze(ReviewText(text=text))
     assert reply.analysis.to_dict() == data
     assert analyzer.model.endswith("+use")
+
+    # A review with a keyword aspect keeps its keyword aspects and is not embedded at all.
+    keyword = "The battery is weak, but every selfie I took is lovely"
+    assert [a.name for a in analyzer.analyze_text(keyword).aspects] == ["battery"]
+    assert len(topic.calls) == 2  # the async call above, nothing since
     await analyzer.aclose()
 
 

