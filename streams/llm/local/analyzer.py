@@ -214,9 +214,9 @@ class LocalAnalyzer:
         problem_quotes = {s.of(text) for s in problems.values()}
         aspects = [a if a.sentiment != "positive" or a.evidence not in problem_quotes
                    else Aspect(name=a.name, sentiment="negative", evidence=a.evidence) for a in aspects]
-        if "safety" in issues and score > -SAFETY_FLOOR:
-            # A review reporting a burn, a shock or smoke is never positive, however calm its words.
-            score, sentiment = -SAFETY_FLOOR, "negative"
+        if "safety" in issues:
+            # A review reporting a burn, a shock or smoke is negative, however calm (or mixed) its words.
+            score, sentiment = min(score, -SAFETY_FLOOR), "negative"
         if sentiment != "positive":
             issues |= rules.aspect_issues((a.name, a.sentiment) for a in aspects)
         intent = rules.find_intent(text, sentiment, score, has_problem=bool(issues))
