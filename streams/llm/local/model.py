@@ -1,7 +1,12 @@
-"""The trained sentiment model: one classifier per language and the band of scores read as neutral.
+"""The trained sentiment model: one classifier per language, an optional embedding head, and the neutral band.
 
 Both classifiers answer the same question, P(positive | text); everything else the offline analyzer reports (aspects,
 intent, issues...) is rules on top of this one number per clause.
+
+The embedding head (`EmbeddingHead`) is a second opinion from a sentence-embedding model (see `embeddings.py`): a
+logistic regression on the text's vector, blended with the TF-IDF decision value by weights fitted on the validation
+split. Embedding costs 10-50 ms a text against ~0.1 ms for TF-IDF, so it is a cascade: only a text whose TF-IDF score
+is unsure (|score| below the head's `unsure_below`, also chosen on the validation split) is embedded and rescored.
 
 The classifiers are scikit-learn pipelines (TF-IDF blocks and dense features into a logistic regression). Calling
 them costs ~1 ms of per-call overhead (sparse matrices, validation) even for one short clause, and the analyzer scores
@@ -15,21 +20,50 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from streams.llm.local.embeddings import SENTIMENT_CHARS, Embedder
 from streams.llm.local.features import PolarityScore, VaderScores
 
-__all__ = ["MODEL_LANGUAGES", "ModelLanguage", "SentimentModel", "compile_pipeline"]
+if TYPE_CHECKING:  # aspect_vectors uses rules, which uses this module's ModelLanguage
+    from streams.llm.local.aspect_vectors import AspectClassifier
+
+__all__ = ["MODEL_LANGUAGES", "EmbeddingHead", "ModelLanguage", "SentimentModel", "compile_pipeline", "polarity"]
 
 ModelLanguage = Literal["en", "zh"]
 MODEL_LANGUAGES: Final[tuple[ModelLanguage, ...]] = ("en", "zh")
 
 Scorer = Callable[[str], float]  # text -> decision value (log-odds of positive)
+
+
+@dataclass(frozen=True)
+class EmbeddingHead:
+    """Rescore a text from its sentence embedding: a logistic regression on the vector, blended with TF-IDF.
+
+    decision = bias + tfidf_weight * tfidf_decision + embedding_weight * (vector . coef + intercept)
+
+    Plain numbers only, so a saved model loads without the embedding package; `embedder` names the model whose
+    vectors `coef` was fitted on, and the head is used only with that one.
+    """
+
+    embedder: str
+    coef: npt.NDArray[np.float32]
+    intercept: float
+    tfidf_weight: float
+    embedding_weight: float
+    bias: float
+    # Texts whose TF-IDF polarity is at least this sure are not embedded (1.0 embeds every text).
+    unsure_below: float
+
+    def decisions(self, tfidf_decisions: npt.NDArray[np.float64], vectors: npt.NDArray[np.float32]
+                  ) -> npt.NDArray[np.float64]:
+        embedding = vectors.astype(np.float64) @ self.coef.astype(np.float64) + self.intercept
+        return self.bias + self.tfidf_weight * tfidf_decisions + self.embedding_weight * embedding
 
 
 @dataclass
@@ -40,6 +74,10 @@ class SentimentModel:
     # |score| below this is "neutral", per language (score = 2 * P(positive) - 1, in [-1, 1]).
     neutral_band: dict[str, float]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Per language, when the model was trained with an embedder (see `EmbeddingHead`).
+    heads: dict[str, EmbeddingHead] = field(default_factory=dict)
+    # Aspects of clauses without keywords, when trained with the topic embedder (see `aspect_vectors.py`).
+    aspects: AspectClassifier | None = None
     _compiled: dict[str, Scorer] = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -54,11 +92,24 @@ class SentimentModel:
 
     def scores(self, texts: Sequence[str], lang: ModelLanguage) -> npt.NDArray[np.float64]:
         """Polarity in [-1, 1] of each text: 2 * P(positive) - 1, through the compiled fast path."""
+        return polarity(self.decisions(texts, lang))
+
+    def decisions(self, texts: Sequence[str], lang: ModelLanguage) -> npt.NDArray[np.float64]:
+        """The TF-IDF classifier's decision value (log-odds of positive) of each text, through the fast path."""
         scorer = self._compiled.get(lang)
         if scorer is None:
             scorer = self._compiled[lang] = compile_pipeline(self.classifiers[lang])
-        decisions = np.array([scorer(t) for t in texts], dtype=np.float64)
-        return _polarity(decisions)
+        return np.array([scorer(t) for t in texts], dtype=np.float64)
+
+    def aspect_classifier(self, embedder: str | None) -> AspectClassifier | None:
+        """The aspect classifier if the model has one fitted on `embedder`'s vectors."""
+        found = self.aspects
+        return found if found is not None and embedder is not None and found.embedder == embedder else None
+
+    def head(self, lang: ModelLanguage, embedder: str | None) -> EmbeddingHead | None:
+        """The embedding head for `lang` if the model has one fitted on `embedder`'s vectors."""
+        head = self.heads.get(lang)
+        return head if head is not None and embedder is not None and head.embedder == embedder else None
 
     def warm_up(self) -> None:
         """Compile every language's scorer now (~0.3 s), so the first review is as fast as the rest."""
@@ -74,12 +125,30 @@ class SentimentModel:
         proba = self.classifiers[lang].predict_proba(list(texts))[:, 1]
         return np.clip(2.0 * np.asarray(proba, dtype=np.float64) - 1.0, -1.0, 1.0)
 
+    def cascade_scores(self, texts: Sequence[str], lang: ModelLanguage, embedder: Embedder | None
+                       ) -> npt.NDArray[np.float64]:
+        """Polarity of each text as the analyzer computes it: TF-IDF, then the embedding head for the unsure ones
+        (embedded in one call). scikit-learn scores the batch: this is for training and benchmarks."""
+        if not texts:
+            return np.zeros(0, dtype=np.float64)
+        tfidf = np.asarray(self.classifiers[lang].decision_function(list(texts)), dtype=np.float64)
+        head = self.head(lang, embedder.name if embedder else None)
+        if head is None or embedder is None:
+            return polarity(tfidf)
+        unsure = np.flatnonzero(np.abs(polarity(tfidf)) < head.unsure_below)
+        out = tfidf.copy()
+        if unsure.size:
+            cut = SENTIMENT_CHARS[lang]
+            out[unsure] = head.decisions(tfidf[unsure], embedder.embed([texts[int(i)][:cut] for i in unsure]))
+        return polarity(out)
+
     def band(self, lang: ModelLanguage) -> float:
         return self.neutral_band[lang]
 
 
-def _polarity(decisions: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    # 2 * sigmoid(d) - 1 == tanh(d / 2), without overflow for large |d|.
+def polarity(decisions: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Decision values (log-odds) as polarity in [-1, 1]: 2 * sigmoid(d) - 1, which is tanh(d / 2) without
+    overflow for large |d|."""
     return np.clip(np.tanh(decisions / 2.0), -1.0, 1.0)
 
 

@@ -112,8 +112,12 @@ class KeywordSentiment(SentimentModel):
         super().__init__(version="sim-keywords", classifiers={},
                          neutral_band={"en": NEUTRAL_BAND, "zh": NEUTRAL_BAND})
 
-    def scores(self, texts: Sequence[str], lang: ModelLanguage) -> npt.NDArray[np.float64]:
-        return np.array([polarity(t) for t in texts], dtype=np.float64)
+    def decisions(self, texts: Sequence[str], lang: ModelLanguage) -> npt.NDArray[np.float64]:
+        # The analyzer reads log-odds and turns them into polarity (tanh(d / 2)): give it the log-odds whose polarity
+        # is the keyword count's, kept just inside ±1 so that they stay finite.
+        kept = np.clip(np.array([polarity(t) for t in texts], dtype=np.float64), -0.999999, 0.999999)
+        log_odds: npt.NDArray[np.float64] = np.log((1.0 + kept) / (1.0 - kept))
+        return log_odds
 
     def warm_up(self) -> None:
         return None  # nothing to compile
