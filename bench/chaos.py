@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-kills", type=int, default=20)
     parser.add_argument("--kill-every-s", type=float, default=6.0)
     parser.add_argument("--settle-timeout-s", type=float, default=300.0)
+    parser.add_argument("--keep", action="store_true", help="leave the broker and its data for a look afterwards")
     args = parser.parse_args(argv)
     # The run's own clients complain about every connection the outages refuse; the workers' logs say what matters.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -227,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = asyncio.run(run_chaos(plan, broker.url, bench_workdir(f"bench-chaos-{int(time.time())}"), broker))
     finally:
-        broker.reset()
+        if not args.keep:
+            broker.reset()
     figures = result.figures()
     figures["workdir"] = str(result.fleet.workdir)
     sys.stdout.write(orjson.dumps(figures).decode() + "\n")
