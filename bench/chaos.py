@@ -170,8 +170,6 @@ async def run_chaos(plan: ChaosPlan, broker_url: str, workdir: Path, broker: Loc
                 await asyncio.sleep(plan.kill_every_s)  # the chaos loop's period
             stop_producing.set()
             result.events_sent = await producing
-        for name in names:
-            await fleet.wait_ready(name)
         result.verdict = await settle(fleet, timeout_s=plan.settle_timeout_s)
     finally:
         stop.set()

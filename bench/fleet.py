@@ -29,7 +29,7 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.harness import free_port, start_worker, stop_worker
+from bench.harness import free_port, start_worker
 from streams.settings import Settings
 from streams.topics import ensure_topics
 
@@ -157,9 +157,24 @@ class Fleet:
         path = self.log_path(name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
+    def kill_all(self) -> None:
+        """SIGKILL every running worker and wait for it: what a crash of the whole fleet leaves behind."""
+        running = [p for p in self.workers.values() if p.poll() is None]
+        self._noted.update(self.workers.values())
+        for proc in running:
+            proc.kill()
+        for proc in running:
+            proc.wait()
+
     def stop_all(self) -> None:
         """SIGTERM every running worker and wait for it (a clean stop: its offsets committed, its group left)."""
-        for proc in self.workers.values():
-            self._noted.add(proc)
-            if proc.poll() is None:
-                stop_worker(proc)
+        running = [p for p in self.workers.values() if p.poll() is None]
+        self._noted.update(self.workers.values())
+        for proc in running:  # all at once: each takes a while to commit and leave the group
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -6,7 +6,7 @@
 The clicks and reviews are read back from the input topics (what the broker really holds, in partition order), so
 the check does not depend on how the producer fared during the faults; `input_duplicates` says whether it wrote any
 event twice (it should not: it is idempotent). Within `timeout_s`, every review must have its insight. Then the
-fleet's workers stop (SIGTERM) and one new worker with an empty data folder, whose tables can only come from their
+fleet's workers are killed (SIGKILL) and one new worker with an empty data folder, whose tables can only come from their
 changelog topics, takes every partition: its `/profiles/<user>/` view must give, for every user, the profile of the
 independent reference fold (tests/unit/reference_profile.py) over those clicks and insights. So a table update that
 only ever reached a worker's local RocksDB, and never its changelog, is found too. (Asking the live workers instead
@@ -109,13 +109,15 @@ async def settle(fleet: Fleet, timeout_s: float = 300.0) -> Verdict:
     verdict.reviews_without_insight = sorted(set(reviews) - seen)
     expected = reference_profiles(clicks, insights)
     verdict.profiles = len(expected)
-    fleet.stop_all()
+    # Killed rather than stopped: a crash is the harder case for the changelogs, and a clean stop can wait minutes
+    # for a stream to drain.
+    fleet.kill_all()
     fleet.start(CHECKER)
     try:
         await fleet.wait_ready(CHECKER, timeout_s=max(60.0, deadline - time.monotonic()))
         await _compare_profiles(fleet, CHECKER, expected, verdict, deadline)
     finally:
-        fleet.stop_all()
+        fleet.kill_all()
     letters = await read_topics(kafka, [s.dead_letters_topic], s.topic_partitions)
     verdict.dead_letters = len(letters[s.dead_letters_topic])
     verdict.seconds_to_settle = time.monotonic() - started

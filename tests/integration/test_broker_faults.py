@@ -23,10 +23,10 @@ pytestmark = pytest.mark.integration
 async def test_a_worker_rides_out_its_broker_stopped_with_sigterm_then_sigkill(
     private_kafka_broker: LocalBroker, tmp_path: Path,
 ) -> None:
-    # Outages of 10 s plus the broker's own start (longer after SIGKILL: it recovers its logs), well inside the
+    # Outages of 3 s plus the broker's own start (longer after SIGKILL: it recovers its logs), well inside the
     # producer's 60 s request timeout, past which a worker may exit for its supervisor to restart (README).
-    plan = ChaosPlan(workers=1, rate_per_s=60, users=120, warmup_s=8,
-                     broker_faults=(signal.SIGTERM, signal.SIGKILL), outage_s=10, worker_kills=0,
+    plan = ChaosPlan(workers=1, rate_per_s=50, users=120, warmup_s=3,
+                     broker_faults=(signal.SIGTERM, signal.SIGKILL), outage_s=3, worker_kills=0,
                      supervise=False, settle_timeout_s=240)
     result = await run_chaos(plan, private_kafka_broker.url, tmp_path, private_kafka_broker)
     fleet, verdict = result.fleet, result.verdict

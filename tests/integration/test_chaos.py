@@ -21,13 +21,13 @@ pytestmark = pytest.mark.integration
 async def test_two_workers_one_killed_and_restarted_every_few_seconds_lose_and_double_nothing(
     kafka_broker: str, tmp_path: Path,
 ) -> None:
-    plan = ChaosPlan(workers=2, rate_per_s=60, users=120, warmup_s=8, broker_faults=(), worker_kills=4,
-                     kill_every_s=5, supervise=True, settle_timeout_s=240)
+    plan = ChaosPlan(workers=2, rate_per_s=50, users=120, warmup_s=3, broker_faults=(), worker_kills=3,
+                     kill_every_s=4, supervise=True, settle_timeout_s=240)
     result = await run_chaos(plan, kafka_broker, tmp_path)
     fleet, verdict = result.fleet, result.verdict
-    assert result.worker_kills == 4 and fleet.restarts == 4
+    assert result.worker_kills == 3 and fleet.restarts == 3
     assert fleet.unexpected_exits == [], [fleet.log_tail(e.worker, 60) for e in fleet.unexpected_exits]
-    assert verdict.reviews > 20 and verdict.clicks > 500, "the load must have been on during the kills"
+    assert verdict.reviews > 20 and verdict.clicks > 300, "the load must have been on during the kills"
     assert verdict.input_duplicates == 0
     assert verdict.reviews_without_insight == [], verdict.summary()
     assert verdict.counted_twice == 0 and verdict.missing_from_profiles == 0, verdict.summary()
