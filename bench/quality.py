@@ -1,7 +1,7 @@
 """Quality and speed of the offline analyzer on held-out real reviews, TF-IDF alone ("before") against TF-IDF plus
 sentence embeddings ("after"), side by side in one run: `python -m bench.quality [--retrain]`, one JSON line.
 
-Every accuracy is measured through `reviewstream analyze`'s own path (`streams.batch.analyze_file` and the
+Every accuracy is measured through `reviewstream analyze`'s own path (`streams.commands.analyze.analyze_file` and the
 `ReviewProcessor`: parsing, redaction, the analyzer, validation), reading `sentiment_score` back from its output,
 on reviews training never saw: the `test` split (see `streams/llm/local/corpora.py`) or a corpus never trained on.
 
@@ -43,9 +43,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 from sklearn.metrics import f1_score
-from streams.batch import analyze_file
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from streams.commands.analyze import analyze_file
 from streams.llm.local import corpora
 from streams.llm.local.analyzer import LocalAnalyzer
 from streams.llm.local.corpora import Example

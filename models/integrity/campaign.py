@@ -5,7 +5,7 @@ When a review is flagged and the product has at least `campaign_min_reviews` fla
 `campaign_min_accounts` accounts within `campaign_window_s` of it, an incident opens (or the review joins the open
 one, silently): the alert names the reviews, the accounts, the highest text similarity among them, the time window
 and how often each signal fired. It ends like every incident, after `cooldown_s` of event time without a flagged
-review: `expire_campaigns` on a tick (`campaign_due` says when, for `streams.due_index.DueIndex`), or at the
+review: `expire_campaigns` on a tick (`campaign_due` says when, for `streams.delivery.due_index.DueIndex`), or at the
 product's next review.
 """
 
@@ -66,5 +66,5 @@ def expire_campaigns(state: ProductIntegrity, now: float,
 
 
 def campaign_due(state: ProductIntegrity, cfg: IntegrityConfig = DEFAULT_INTEGRITY_CONFIG) -> float | None:
-    """When the open campaign ends if nothing joins it (for `streams.due_index.DueIndex`); None: none is open."""
+    """When the open campaign ends if nothing joins it (for `streams.delivery.due_index.DueIndex`); None: none open."""
     return min((i.last_triggered_at + cfg.alerts.cooldown_s for i in state.incidents.values()), default=None)

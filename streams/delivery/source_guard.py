@@ -9,6 +9,11 @@ until their offsets caught up (the folds skip what is at or below the highest so
 The known end offsets are cached; an offset beyond the cached end fetches the partition's end again (the end only
 grows), so a stream that keeps up with its source costs one small request per catch-up, and one that lags costs
 nothing.
+
+While Kafka is away the fetch is tried again, with a growing delay, until it answers: the fold waits, as the producer
+does. (Raised instead, the error left the fold agent, Faust's supervisor restarted the agent in the same worker, and
+the event being folded was acknowledged without its fold: found by bench.chaos, a review missing from a profile after
+a broker restart, whose end-offset request had timed out after 40 s.)
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 from faust.types import TP
 
 from models.bounds import FieldBounds
@@ -32,6 +38,11 @@ log = logging.getLogger(__name__)
 
 EndOffsetsFetch = Callable[[list[TP]], Awaitable[dict[TP, int]]]
 
+# What a broker that is away (stopped, restarting, unreachable) makes the fetch raise.
+KAFKA_AWAY = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
+# Delays between tries while Kafka is away; the last one repeats.
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0)
+
 
 async def _answer(value: dict[TP, int]) -> dict[TP, int]:
     return value
@@ -40,16 +51,29 @@ async def _answer(value: dict[TP, int]) -> dict[TP, int]:
 class SourceEnds:
     """End offsets of source partitions, fetched when an event names an offset beyond what is known."""
 
-    def __init__(self, fetch: EndOffsetsFetch) -> None:
+    def __init__(self, fetch: EndOffsetsFetch, retry_delays_s: tuple[float, ...] = RETRY_DELAYS_S) -> None:
         self._fetch = fetch
         self._ends: dict[TP, int] = {}
+        self._retry_delays_s = retry_delays_s
 
     async def plausible(self, tp: TP, offset: int) -> bool:
         end = self._ends.get(tp)
         if end is not None and offset < end:
             return True
-        self._ends.update(await self._fetch([tp]))
+        self._ends.update(await self._fetch_while_away(tp))
         return offset < self._ends.get(tp, 0)
+
+    async def _fetch_while_away(self, tp: TP) -> dict[TP, int]:
+        attempt = 0
+        while True:
+            try:
+                return await self._fetch([tp])
+            except KAFKA_AWAY as exc:
+                delay = self._retry_delays_s[min(attempt, len(self._retry_delays_s) - 1)]
+                log.warning("end offset of %s[%s] not available (%s: %s); asking again in %.1f s", tp.topic,
+                            tp.partition, type(exc).__name__, exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
 
 
 def kafka_end_offsets(connection: KafkaConnection) -> EndOffsetsFetch:

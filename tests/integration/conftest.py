@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.harness import LocalBroker
 from models.dead_letter import source_aad, unframe_original
 from streams.llm.simulator import SimulatorConfig, start_simulator
 from streams.security.sealing import Keyring, new_key_spec
@@ -222,3 +223,16 @@ async def llm_simulator() -> AsyncIterator[str]:
         yield sim.base_url
     finally:
         await sim.close()
+
+
+@pytest.fixture
+def private_kafka_broker() -> Iterator[LocalBroker]:
+    """A broker of the test's own, which the test may stop and start again (never the session's broker): the
+    project's broker on REVIEWSTREAM_TEST_PRIVATE_KAFKA_PORT (default: the session broker's port + 200), with a fresh
+    data folder (.local/kafka-<port>/), removed afterwards."""
+    session_port = int(os.environ.get("REVIEWSTREAM_TEST_KAFKA_PORT", "19092"))
+    broker = LocalBroker(int(os.environ.get("REVIEWSTREAM_TEST_PRIVATE_KAFKA_PORT", str(session_port + 200))))
+    broker.reset()
+    broker.up()
+    yield broker
+    broker.reset()

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from faust.types import TP
 
 from models.bounds import DEFAULT_BOUNDS
@@ -87,6 +88,34 @@ async def test_an_offset_beyond_the_source_partitions_end_is_implausible_and_the
         await reader.read(forwarded(source_partition=7))  # a partition the topic does not have
     ends[TP("clickstream", 1)] = 200  # the source grew: a new offset is fetched again and passes
     assert (await reader.read(forwarded(source_offset=150))).source_offset == 150
+
+
+async def test_while_kafka_is_away_the_end_offset_is_asked_again_until_it_answers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A broker away is no proof of forgery, and raising would let Faust restart the fold agent past the event."""
+    answers: list[Exception | dict[TP, int]] = [KafkaTimeoutError("Failed to get offsets by times in 40000 ms"),
+                                                KafkaConnectionError("Connection at 127.0.0.1:9092 closed"),
+                                                {TP("clickstream", 1): 100}]
+
+    async def fetch(tps: list[TP]) -> dict[TP, int]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    reader = ForwardedReader(SOURCES, DEFAULT_BOUNDS, SourceEnds(fetch, retry_delays_s=(0.0,)))
+    assert (await reader.read(forwarded(source_offset=41))).source_offset == 41
+    assert answers == []
+    assert [r.levelname for r in caplog.records if "not available" in r.getMessage()] == ["WARNING", "WARNING"]
+
+
+async def test_an_error_other_than_kafka_being_away_still_propagates() -> None:
+    async def fetch(tps: list[TP]) -> dict[TP, int]:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        await SourceEnds(fetch, retry_delays_s=(0.0,)).plausible(TP("clickstream", 1), 5)
 
 
 def trigger(**changes: Any) -> bytes:
