@@ -72,6 +72,7 @@ from streams.forwarding import with_skipped
 from streams.output import Output, OutputRejected, send_output
 from streams.poison import attempt
 from streams.rule_configs import alert_config, marketing_config
+from streams.struct_table import StructTable
 from streams.watermark import WATERMARK
 
 __all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "sessions", "user_alerts"]
@@ -81,10 +82,10 @@ log = logging.getLogger(__name__)
 PROFILE_CONFIG = ProfileConfig()
 SESSION_CONFIG = SessionConfig(gap_s=settings.session_gap_s)
 
-profiles = app.Table("profiles", value_type=UserProfile, partitions=settings.topic_partitions,
-                     help="user_id → UserProfile")
-sessions = app.Table("sessions", value_type=SessionState, partitions=settings.topic_partitions,
-                     help="user_id → open session")
+profiles = StructTable(app, "profiles", UserProfile, partitions=settings.topic_partitions,
+                       help="user_id → UserProfile")
+sessions = StructTable(app, "sessions", SessionState, partitions=settings.topic_partitions,
+                       help="user_id → open session")
 user_alerts = app.Table("user_alerts", value_type=UserAlertState, partitions=settings.topic_partitions,
                         help="user_id → open vip_unhappy incident")
 marketing_state = app.Table("marketing_state", value_type=MarketingState, partitions=settings.topic_partitions,
@@ -102,7 +103,7 @@ SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
 
 
 async def _publish_session(session: Session) -> None:
-    await send_output(Output(sessions_topic, session.session_id, session), metrics)
+    await send_output(Output(sessions_topic, session.session_id, session.dumps()), metrics)
     _remember(session.user_id, sessions=[session.session_id])
 
 
@@ -271,7 +272,7 @@ async def _apply(user_id: str, before: UserProfile | None, update: ProfileUpdate
     if update.changed:
         profiles[user_id] = update.profile
     if update.meaningful:
-        await send_output(Output(profiles_topic, user_id, update.profile), metrics)
+        await send_output(Output(profiles_topic, user_id, update.profile.dumps()), metrics)
     if not update.changed:
         return  # a replay: its alerts and messages went out the first time
     if insight is not None:
@@ -421,11 +422,11 @@ async def tick_partitions() -> None:
 
 @app.page("/profiles/{user_id}/")
 @guarded
-@app.table_route(table=profiles, match_info="user_id")
+@app.table_route(table=profiles.table, match_info="user_id")
 async def profile_view(web: Any, request: Any, user_id: str) -> Any:
     """The current profile and open session of a user, served by whichever worker owns the user's partition."""
     profile = profiles.get(user_id)
     if profile is None:
         return web.json({"error": f"no profile for user {user_id!r}"}, status=404)
     state = sessions.get(user_id)
-    return web.json({"profile": profile.to_dict(), "session": state.to_representation() if state else None})
+    return web.json({"profile": profile.to_dict(), "session": state.to_dict() if state else None})

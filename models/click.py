@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, get_args
 
-import faust
-
 from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.errors import InvalidEvent
+from models.record import FrozenRecord
 from models.wire import (
     bounded_int,
     bounded_number,
@@ -35,7 +34,7 @@ ClickType = Literal["view", "search", "add_to_cart", "remove_from_cart", "checko
 CLICK_TYPES: Final[tuple[str, ...]] = get_args(ClickType)
 
 
-class ClickEvent(faust.Record, include_metadata=False, serializer="json"):
+class ClickEvent(FrozenRecord, frozen=True):
     event_id: str
     user_id: str
     # One of CLICK_TYPES; the parser rejects anything else.
@@ -53,10 +52,6 @@ class ClickEvent(faust.Record, include_metadata=False, serializer="json"):
     query: str | None = None
     session_id: str | None = None
     order_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict, the same shape as on the wire."""
-        return {f: getattr(self, f) for f in self._options.fields}
 
 
 def _click_type(data: Mapping[str, Any]) -> str:
