@@ -1,24 +1,29 @@
-"""`<app>-profile-events` (and the clickstream itself when it is keyed by user) → the `profiles` and `sessions`
-tables → `user-profiles` and `user-sessions`; the `vip_unhappy` alert rule → `alerts`; marketing triggers →
-`<app>-marketing-triggers` (agents/marketing.py writes them).
+"""`<app>-profile-events` (and the clickstream itself when it is keyed by user) → the `profiles` table (one row per
+user: profile and session) → `user-profiles` and `user-sessions`; the `vip_unhappy` alert rule → `alerts`; marketing
+triggers → `<app>-marketing-triggers` (agents/marketing.py writes them).
 
-One event at a time per partition, in order (the folds skip anything at or below the highest source offset they
-have seen, which makes a replay after a crash harmless). A profile is published when it changes meaningfully (first
-seen, order, cart opened or closed, segment, interests, review), not on every click. Sessions close when a click
-comes after the inactivity gap, or when the event-time watermark passes the gap (a timer).
+Events are folded in micro-batches (streams/fold_loop.py): what a partition has ready is folded in offset order,
+each touched user's row read once, all of that user's clicks folded into it in memory, the row written once and a
+changed profile published once (when the change is meaningful: first seen, order, cart opened or closed, segment,
+interests, review, consent; not on every click). The folds skip anything at or below the highest source offset they
+have seen, which makes a replay after a crash harmless. Sessions close when a click comes after the inactivity gap,
+or when the event-time watermark passes the gap (a timer).
 
-Alerts and marketing triggers are decided only for events the fold accepted as new, so a replay sends neither again;
-their state (open incident, trigger schedule, messages sent) lives in tables beside the profile. Time-based triggers
+Reviews, erasure requests and ticks are folded one at a time, between the batches of clicks around them: alerts and
+marketing triggers are decided only for events the fold accepted as new, so a replay sends neither again; their
+state (open incident, trigger schedule, messages sent) lives in tables beside the profile. Time-based triggers
 (abandoned cart, win-back) fire on `tick` events a timer sends into each partition of the topic this agent reads.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from faust.types import EventT, StreamT
 
 from agents.clickstream import repartitioned_click
@@ -37,16 +42,10 @@ from models.privacy import (
     parse_erasure_request,
     remember_published,
 )
-from models.profile import (
-    ProfileConfig,
-    ProfileUpdate,
-    SourceRef,
-    UserProfile,
-    fold_click,
-    fold_insight,
-    insight_facts,
-)
-from models.session import Session, SessionConfig, SessionState, expire, observe
+from models.profile import ProfileConfig, ProfileFacts, SourceRef, UserProfile, insight_facts, profile_facts, reasons
+from models.publish_policy import PublishPolicy, publish_pending, should_publish
+from models.session import Session, SessionConfig, SessionState, expire, session_due
+from models.user_row import RowConfig, UserRow, fold_click_into_row, fold_insight_into_row
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
@@ -68,43 +67,40 @@ from streams.app import (
     tombstone_topics,
 )
 from streams.due_index import DueIndex
-from streams.forwarding import with_skipped
+from streams.fold_loop import run_fold_loop
 from streams.output import Output, OutputRejected, send_output
-from streams.poison import attempt
 from streams.rule_configs import alert_config, marketing_config
 from streams.struct_table import StructTable
+from streams.table_options import table_options
 from streams.watermark import WATERMARK
 
-__all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "sessions", "user_alerts"]
+__all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "user_alerts"]
 
 log = logging.getLogger(__name__)
 
-PROFILE_CONFIG = ProfileConfig()
-SESSION_CONFIG = SessionConfig(gap_s=settings.session_gap_s)
+ROW_CONFIG = RowConfig(profile=ProfileConfig(), session=SessionConfig(gap_s=settings.session_gap_s))
+SESSION_CONFIG = ROW_CONFIG.session
+PUBLISH_POLICY = PublishPolicy(interest_every_s=settings.profile_interest_publish_every_s)
 
-profiles = StructTable(app, "profiles", UserProfile, partitions=settings.topic_partitions,
-                       help="user_id → UserProfile")
-sessions = StructTable(app, "sessions", SessionState, partitions=settings.topic_partitions,
-                       help="user_id → open session")
+profiles = StructTable(app, "profiles", UserRow, partitions=settings.topic_partitions,
+                       help="user_id → UserRow (profile and session)", options=table_options(settings))
 user_alerts = app.Table("user_alerts", value_type=UserAlertState, partitions=settings.topic_partitions,
-                        help="user_id → open vip_unhappy incident")
+                        help="user_id → open vip_unhappy incident", options=table_options(settings))
 marketing_state = app.Table("marketing_state", value_type=MarketingState, partitions=settings.topic_partitions,
-                            help="user_id → scheduled marketing triggers and messages sent")
+                            help="user_id → scheduled marketing triggers and messages sent",
+                            options=table_options(settings))
 published_keys = app.Table("published_keys", value_type=PublishedKeys, partitions=settings.topic_partitions,
-                           help="user_id → keys of the user's sessions, messages and alerts, for erasure")
+                           help="user_id → keys of the user's sessions, messages and alerts, for erasure",
+                           options=table_options(settings))
 erased = app.Table("erased", value_type=ErasedMarker, partitions=settings.topic_partitions,
-                   help="keyed hash of an erased user_id → offsets folded before the erasure")
+                   help="keyed hash of an erased user_id → offsets folded before the erasure",
+                   options=table_options(settings))
 # Erased users are remembered under a keyed hash (models/privacy.py).
 ERASURE_SALT = (settings.privacy_salt.get_secret_value() if settings.privacy_salt else settings.app_id).encode()
 ALERT_CONFIG = alert_config(settings)
 MARKETING_CONFIG = marketing_config(settings)
 # What comes due when on this worker's partitions: sessions to close, marketing triggers, VIP incidents to end.
 SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
-
-
-async def _publish_session(session: Session) -> None:
-    await send_output(Output(sessions_topic, session.session_id, session.dumps()), metrics)
-    _remember(session.user_id, sessions=[session.session_id])
 
 
 def _remember(user_id: str, **keys: list[str]) -> None:
@@ -126,37 +122,130 @@ profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_seria
 @app.agent(profile_inputs, name="profiles")
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
-    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reread):
+    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
+                        agent="profiles", max_batch=settings.fold_batch_max_events,
+                        poison_attempts=settings.poison_max_attempts, on_finished=_finished)
+
+
+def _finished(tp: Any, timestamp: float | None) -> None:
+    if tp.topic == settings.clickstream_topic:
+        lag.note_finished(tp, timestamp)
+
+
+@dataclass(slots=True)
+class _Touched:
+    """A user's row while a batch folds into it."""
+
+    row: UserRow | None
+    # What decides publishing and rescheduling, as the row was before the batch (None: no profile yet).
+    before: ProfileFacts | None
+    schedule_before: tuple[Any, ...]
+    # The last event folded into the row: its dead letter stands for an output Kafka refuses.
+    event: EventT
+    changed: bool = False
+    closed: list[Session] = field(default_factory=list)
+    insight: dict[str, Any] | None = None
+
+
+class _Batch:
+    """The rows a run of one partition's events touches, read once, folded in memory, written once by `flush`."""
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.users: dict[str, _Touched] = {}
+        self.clicks = 0
+
+    def _touch(self, user_id: str, event: EventT) -> _Touched:
+        touched = self.users.get(user_id)
+        if touched is None:
+            row = profiles.get(user_id)
+            profile = row.profile if row is not None else None
+            touched = self.users[user_id] = _Touched(row, profile_facts(profile), _schedule_facts(profile), event)
+        return touched
+
+    def click(self, click: ClickEvent, source: SourceRef, event: EventT) -> None:
+        touched = self._touch(click.user_id, event)
+        if touched.row is None and _still_erased(click.user_id, source):
+            return
+        self.clicks += 1
+        WATERMARK.observe(click.ts)
+        folded = fold_click_into_row(touched.row, click, source, ROW_CONFIG)
+        if folded is None:
+            return  # a replay
+        touched.row, closed = folded
+        touched.changed, touched.event = True, event
+        if closed is not None:
+            touched.closed.append(closed)
+
+    def insight(self, forwarded: ForwardedEvent, event: EventT) -> None:
+        payload = forwarded.payload
+        user_id = str(payload["user_id"])
+        touched = self._touch(user_id, event)
+        if touched.row is None and _still_erased(user_id, forwarded.source, str(payload["review_id"])):
+            return
+        metrics.profile_folds.labels("insight").inc()
+        row = fold_insight_into_row(touched.row, payload, forwarded.source, ROW_CONFIG)
+        if row is not None:
+            touched.row, touched.changed, touched.event, touched.insight = row, True, event, payload
+
+    async def flush(self) -> None:
+        """Write every changed row once, publish what changed meaningfully; then the batch is empty."""
+        if self.clicks:
+            metrics.profile_folds.labels("click").inc(self.clicks)
+            self.clicks = 0
+        for user_id, touched in self.users.items():
+            if touched.changed:
+                try:
+                    await self._write(user_id, touched)
+                except OutputRejected as exc:
+                    await dead_letters.send(touched.event, exc, stage="fold")
+        self.users.clear()
+
+    async def _write(self, user_id: str, touched: _Touched) -> None:
+        row = touched.row
+        assert row is not None  # changed rows exist
+        profile = row.profile
+        # Decided before the write: the decision is recorded in the row.
+        publish = should_publish(row, reasons(touched.before, profile), PUBLISH_POLICY)
+        publish = publish_pending(row) if touched.closed and not publish else publish
+        profiles[user_id] = row
+        SESSIONS_DUE.push(self.partition, None if row.session is None else session_due(row.session, SESSION_CONFIG),
+                          user_id)
+        if touched.closed:
+            for session in touched.closed:
+                await send_output(Output(sessions_topic, session.session_id, session.dumps()), metrics)
+            _remember(user_id, sessions=[session.session_id for session in touched.closed])
+        if publish:
+            await send_output(Output(profiles_topic, user_id, profile.dumps()), metrics)
+        if touched.insight is not None:
+            await _after_insight(profile, touched.insight, self.partition)
+        if _schedule_facts(profile) != touched.schedule_before:  # most clicks change neither cart nor orders
+            _reschedule(profile, self.partition)
+
+
+async def _fold_partition(partition: int, events: Sequence[EventT]) -> None:
+    """One partition's share of a batch, in offset order: clicks are folded together; a review, an erasure request
+    or a tick first flushes the clicks before it and is then handled alone."""
+    batch = _Batch(partition)
+    for event in events:
         message = event.message
-        metrics.events_consumed.labels(message.topic).inc()
-        started = time.perf_counter()
-        poisoned = await attempt(functools.partial(_handle, event), attempts=settings.poison_max_attempts,
-                                 what=f"folding {message.topic}[{message.partition}]@{message.offset}")
-        if poisoned is not None:
-            await dead_letters.send(event, poisoned, stage="fold")
-        if message.topic == settings.clickstream_topic:
-            lag.note_finished(message.tp, message.timestamp)
-        metrics.processing_duration.labels("profiles").observe(time.perf_counter() - started)
+        try:
+            if message.topic == settings.clickstream_topic:
+                await _on_clickstream(event, batch)
+            elif message.topic == settings.privacy_requests_topic:
+                await batch.flush()
+                await _on_erasure_request(event)
+            else:
+                await _on_forwarded(await forwarded_reader.read(message.value), event, batch)
+        except InvalidEvent as exc:
+            # Garbled or forged: never folded (a forged source offset would hide that partition's real events).
+            await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
+        except OutputRejected as exc:
+            await dead_letters.send(event, exc, stage="fold")
+    await batch.flush()
 
 
-async def _handle(event: EventT[Any]) -> None:
-    message = event.message
-    try:
-        if message.topic == settings.clickstream_topic:
-            await _on_clickstream(event)
-        elif message.topic == settings.privacy_requests_topic:
-            await _on_erasure_request(event)
-        else:
-            await _fold(await forwarded_reader.read(message.value), message.partition)
-    except InvalidEvent as exc:
-        # Garbled or forged: never folded (a forged source offset would hide that partition's real events).
-        await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
-    except OutputRejected as exc:
-        await dead_letters.send(event, exc, stage="fold")
-
-
-async def _on_clickstream(event: EventT[Any]) -> None:
+async def _on_clickstream(event: EventT, batch: _Batch) -> None:
     """A click read from the clickstream: folded here when it is on its user's partition, else repartitioned."""
     message = event.message
     try:
@@ -165,14 +254,26 @@ async def _on_clickstream(event: EventT[Any]) -> None:
         output = dead_letters.output(message, exc.reason, exc.detail, exc)
     else:
         if _partition_of(click.user_id) == message.partition:
-            await _fold_click(click, SourceRef(message.topic, message.partition, message.offset), message.partition)
+            batch.click(click, SourceRef(message.topic, message.partition, message.offset), event)
             return
         # Keyed by something else (or no metadata yet): the user's rows live on another partition.
         output = repartitioned_click(event, click)
     await send_output(output, metrics)
 
 
-async def _on_erasure_request(event: EventT[Any]) -> None:
+async def _on_forwarded(forwarded: ForwardedEvent, event: EventT, batch: _Batch) -> None:
+    if forwarded.kind == "click":
+        batch.click(msgspec.convert(forwarded.payload, ClickEvent), forwarded.source, event)
+        return
+    await batch.flush()
+    if forwarded.kind == "tick":
+        await _on_tick(batch.partition, float(forwarded.payload["now"]))
+    else:
+        batch.insight(forwarded, event)
+        await batch.flush()
+
+
+async def _on_erasure_request(event: EventT) -> None:
     message = event.message
     request = parse_erasure_request(message.value, bounds=bounds)
     owner = _partition_of(request.user_id)
@@ -187,8 +288,8 @@ async def _erase(request: ErasureRequest) -> None:
     """Delete the user's rows from every table and tombstone every compacted record about the user; then the audit
     record. Idempotent: a repeated request finds nothing and says so."""
     user_id = request.user_id
-    profile, session, alerts, marketing = (profiles.get(user_id), sessions.get(user_id), user_alerts.get(user_id),
-                                           marketing_state.get(user_id))
+    row, alerts, marketing = profiles.get(user_id), user_alerts.get(user_id), marketing_state.get(user_id)
+    profile, session = (row.profile, row.session) if row is not None else (None, None)
     keys = published_keys.get(user_id) or remember_published(None)
     tombstones: dict[str, list[str]] = {
         "profiles": [user_id] if profile is not None else [],
@@ -206,8 +307,15 @@ async def _erase(request: ErasureRequest) -> None:
     review_ids = sorted({*(previous.review_ids if previous else ()), *(profile.recent_review_ids if profile else ())})
     if folded or review_ids:
         erased[marker_key] = ErasedMarker(erased_at=time.time(), folded_offsets=folded, review_ids=review_ids)
+    # What was deleted, by kind of state. The session state lives in the profile's row: it is counted when the row
+    # held one, or when the user had sessions at all (a closed session's state is forgotten after a while).
     rows: dict[str, int] = {}
-    for table in (profiles, sessions, user_alerts, marketing_state, published_keys):
+    if row is not None:
+        del profiles[user_id]
+        rows["profiles"] = 1
+        if session is not None or keys.sessions:
+            rows["sessions"] = 1
+    for table in (user_alerts, marketing_state, published_keys):
         if user_id in table:
             del table[user_id]
             rows[table.name] = 1
@@ -225,60 +333,14 @@ def _erased_key(user_id: str) -> str:
     return erased_key(user_id, ERASURE_SALT)
 
 
-def _still_erased(user_id: str, before: UserProfile | None, source: SourceRef, review_id: str | None = None) -> bool:
-    """A replayed event of a user erased since: it must not bring the user back."""
-    if before is not None:
-        return False
+def _still_erased(user_id: str, source: SourceRef, review_id: str | None = None) -> bool:
+    """For an event of a user with no profile: is it a replayed event of a user erased since? It must not bring the
+    user back."""
     marker = erased.get(_erased_key(user_id))
     if marker is not None and marker.covers(source, review_id):
         metrics.erased_replays.inc()
         return True
     return False
-
-
-async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
-    if forwarded.kind == "tick":
-        await _on_tick(partition, float(forwarded.payload["now"]))
-    elif forwarded.kind == "click":
-        await _fold_click(ClickEvent(**forwarded.payload), forwarded.source, partition)
-    else:
-        user_id = str(forwarded.payload["user_id"])
-        before = profiles.get(user_id)
-        if _still_erased(user_id, before, forwarded.source, str(forwarded.payload["review_id"])):
-            return
-        update = fold_insight(before, forwarded.payload, forwarded.source, PROFILE_CONFIG)
-        metrics.profile_folds.labels("insight").inc()
-        await _apply(user_id, before, update, partition, insight=forwarded.payload)
-
-
-async def _fold_click(click: ClickEvent, source: SourceRef, partition: int) -> None:
-    user_id = click.user_id
-    before = profiles.get(user_id)
-    if _still_erased(user_id, before, source):
-        return
-    update = fold_click(before, click, source, PROFILE_CONFIG)
-    metrics.profile_folds.labels("click").inc()
-    state, closed = observe(sessions.get(user_id), click, source, SESSION_CONFIG)
-    sessions[user_id] = state
-    SESSIONS_DUE.push(partition, _session_due(state), user_id)
-    WATERMARK.observe(click.ts)
-    if closed is not None:
-        await _publish_session(closed)
-    await _apply(user_id, before, update, partition, insight=None)
-
-
-async def _apply(user_id: str, before: UserProfile | None, update: ProfileUpdate, partition: int,
-                 insight: dict[str, Any] | None) -> None:
-    if update.changed:
-        profiles[user_id] = update.profile
-    if update.meaningful:
-        await send_output(Output(profiles_topic, user_id, update.profile.dumps()), metrics)
-    if not update.changed:
-        return  # a replay: its alerts and messages went out the first time
-    if insight is not None:
-        await _after_insight(update.profile, insight, partition)
-    if _schedule_facts(before) != _schedule_facts(update.profile):  # most clicks change neither cart nor orders
-        _reschedule(update.profile, partition)
 
 
 def _schedule_facts(profile: UserProfile | None) -> tuple[Any, ...]:
@@ -319,24 +381,28 @@ async def _on_tick(partition: int, now: float) -> None:
     """A tick for one partition (see tick_partitions): close idle sessions, fire due marketing triggers, end quiet
     VIP incidents — the rows the due index names, each re-read and decided from the table."""
     if not SESSIONS_DUE.is_loaded(partition):
-        await _load_due_times()
+        _load_due_times()
     for user_id in SESSIONS_DUE.pop_due(partition, now):
-        state = sessions.get(user_id)
-        if state is None:
+        row = profiles.get(user_id)
+        if row is None or row.session is None:
             continue
-        new_state, closed = expire(state, now, SESSION_CONFIG)
+        state, closed = expire(row.session, now, SESSION_CONFIG)
+        publish = closed is not None and publish_pending(row)
+        if state is not row.session:
+            row.session = state
+            profiles[user_id] = row
         if closed is not None:
-            await _publish_session(closed)
-        if new_state is None:
-            del sessions[user_id]
-            continue
-        if new_state != state:
-            sessions[user_id] = new_state
-        SESSIONS_DUE.push(partition, _session_due(new_state), user_id)
+            await send_output(Output(sessions_topic, closed.session_id, closed.dumps()), metrics)
+            _remember(user_id, sessions=[closed.session_id])
+        if publish:
+            await send_output(Output(profiles_topic, user_id, row.profile.dumps()), metrics)
+        SESSIONS_DUE.push(partition, None if state is None else session_due(state, SESSION_CONFIG), user_id)
     for user_id in MARKETING_DUE.pop_due(partition, now):
         marketing = marketing_state.get(user_id)
         if marketing is not None:
-            await _send_triggers(due_triggers(marketing, profiles.get(user_id), now, MARKETING_CONFIG), partition)
+            row = profiles.get(user_id)
+            await _send_triggers(due_triggers(marketing, row.profile if row else None, now, MARKETING_CONFIG),
+                                 partition)
     for user_id in VIP_DUE.pop_due(partition, now):
         vip = user_alerts.get(user_id)
         if vip is None or vip.incident is None:
@@ -349,18 +415,30 @@ async def _on_tick(partition: int, now: float) -> None:
             VIP_DUE.push(partition, _vip_due(vip), user_id)
 
 
-async def _load_due_times() -> None:
-    """One scan of this worker's rows after a rebalance, filling the due indexes of every active partition."""
+class _SessionOfRow(msgspec.Struct):
+    """The part of a stored `UserRow` the session index needs (msgspec skips the rest unread)."""
+
+    session: SessionState | None = None
+
+
+def _load_due_times() -> None:
+    """After a rebalance: scan this worker's rows in the background, filling the due indexes of every active
+    partition (streams/due_index.py); the session scan decodes only the session of each stored row."""
     actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.profile_events_topic}
 
     def partition_of(user_id: str, _row: Any) -> int | None:
         return _partition_of(user_id)
 
-    read = 0
-    for index, table, due_of in ((SESSIONS_DUE, sessions, _session_due), (MARKETING_DUE, marketing_state,
-                                  _marketing_due), (VIP_DUE, user_alerts, _vip_due)):
-        read += await index.rebuild(table.items(), due_of, partition_of, actives)
-    log.info("due times rebuilt for partitions %s from %d rows", sorted(actives), read)
+    decode_session = profiles.partial_decoder(_SessionOfRow)
+
+    def session_due_of(raw: bytes) -> float | None:
+        state = decode_session(raw).session
+        return None if state is None else session_due(state, SESSION_CONFIG)
+
+    SESSIONS_DUE.rebuild_in_background(profiles.raw_items(), session_due_of, partition_of, actives)
+    MARKETING_DUE.rebuild_in_background(marketing_state.items(), _marketing_due, partition_of, actives)
+    VIP_DUE.rebuild_in_background(user_alerts.items(), _vip_due, partition_of, actives)
+    log.info("due times of partitions %s: rebuilding from the tables in the background", sorted(actives))
 
 
 def _partition_of(user_id: str) -> int | None:
@@ -369,14 +447,6 @@ def _partition_of(user_id: str) -> int | None:
         return int(app.producer.key_partition(settings.profile_events_topic, user_id.encode("utf-8")).partition)
     except (TypeError, KeyError, AssertionError):  # no metadata for the topic yet
         return None
-
-
-def _session_due(state: SessionState) -> float | None:
-    if state.current is not None:
-        return state.current.end + SESSION_CONFIG.gap_s + 0.001  # expire() closes once strictly past the gap
-    if state.closed_end is not None:
-        return state.closed_end + SESSION_CONFIG.gap_s + SESSION_CONFIG.retain_closed_s + 0.001
-    return None
 
 
 def _marketing_due(state: MarketingState) -> float | None:
@@ -425,8 +495,7 @@ async def tick_partitions() -> None:
 @app.table_route(table=profiles.table, match_info="user_id")
 async def profile_view(web: Any, request: Any, user_id: str) -> Any:
     """The current profile and open session of a user, served by whichever worker owns the user's partition."""
-    profile = profiles.get(user_id)
-    if profile is None:
+    row = profiles.get(user_id)
+    if row is None:
         return web.json({"error": f"no profile for user {user_id!r}"}, status=404)
-    state = sessions.get(user_id)
-    return web.json({"profile": profile.to_dict(), "session": state.to_dict() if state else None})
+    return web.json({"profile": row.profile.to_dict(), "session": row.session.to_dict() if row.session else None})
