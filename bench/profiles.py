@@ -89,20 +89,20 @@ async def produce(kafka: KafkaConnection, topic: str, events: list[bytes]) -> No
         await producer.stop()
 
 
-async def baseline(kafka: KafkaConnection, source: str, target: str, n: int) -> float:
-    """Events/s of consume → parse → produce → commit with plain aiokafka."""
+async def baseline(kafka: KafkaConnection, source: str, target: str, n: int) -> tuple[float, float]:
+    """Events/s of consume → parse → produce → commit with plain aiokafka, and its CPU seconds."""
     consumer = AIOKafkaConsumer(source, **kafka.client_kwargs(), group_id=f"bench-baseline-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
     producer = AIOKafkaProducer(**kafka.client_kwargs(), linger_ms=20, max_batch_size=256 * 1024)
     await consumer.start()
     await producer.start()
     done = 0
-    first = last = 0.0
+    first = last = first_cpu = last_cpu = 0.0
     try:
         while done < n:
             batches = await consumer.getmany(timeout_ms=1000)
             if not first and batches:
-                first = time.perf_counter()
+                first, first_cpu = time.perf_counter(), time.process_time()
             futures = []
             for records in batches.values():
                 for record in records:
@@ -111,11 +111,11 @@ async def baseline(kafka: KafkaConnection, source: str, target: str, n: int) -> 
                     done += 1
             await asyncio.gather(*futures)
             await consumer.commit()
-            last = time.perf_counter()
+            last, last_cpu = time.perf_counter(), time.process_time()
     finally:
         await consumer.stop()
         await producer.stop()
-    return n / (last - first)
+    return n / (last - first), last_cpu - first_cpu
 
 
 def fold_only(events: list[bytes], limit: int = 200_000, batch: int = 1000) -> float:
@@ -139,6 +139,12 @@ def fold_only(events: list[bytes], limit: int = 200_000, batch: int = 1000) -> f
         for user_id, facts in before.items():
             reasons(facts, rows[user_id].profile)
     return len(sample) / (time.perf_counter() - started)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
@@ -176,7 +182,7 @@ async def through_worker(port: int, events: list[bytes], workdir: Path,
     await produce(settings.kafka(), settings.clickstream_topic, events)
     worker = start_worker(env, workdir / "worker.log")
     peak = 0.0
-    first = last = 0.0
+    first = last = first_cpu = last_cpu = 0.0
     try:
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{web_port}/metrics"
@@ -186,20 +192,21 @@ async def through_worker(port: int, events: list[bytes], workdir: Path,
                 peak = max(peak, figures.get("rss", 0.0))
                 folded = figures.get("folded", 0.0)
                 if folded and not first:
-                    first = time.perf_counter()
+                    first, first_cpu = time.perf_counter(), cpu_seconds(worker.pid)
                 if folded >= len(events):
-                    last = time.perf_counter()
+                    last, last_cpu = time.perf_counter(), cpu_seconds(worker.pid)
                     break
                 await asyncio.sleep(0.5)  # sampling interval of the scrape
     finally:
         stop_worker(worker)
     if not last:
         raise RuntimeError(f"the worker did not fold all events; see {workdir / 'worker.log'}")
-    return {"events_per_s": len(events) / (last - first), "peak_rss_bytes": peak, "seconds": last - first}
+    return {"events_per_s": len(events) / (last - first), "peak_rss_bytes": peak, "seconds": last - first,
+            "cpu_s": last_cpu - first_cpu}
 
 
-def faust_floor(mode: str, port: int, topic: str, partitions: int, n: int, workdir: Path) -> float:
-    """Events/s of the minimal Faust app of bench/faust_floor.py over the same events."""
+def faust_floor(mode: str, port: int, topic: str, partitions: int, n: int, workdir: Path) -> dict[str, float]:
+    """Events/s (and CPU seconds) of the minimal Faust app of bench/faust_floor.py over the same events."""
     tag = uuid.uuid4().hex[:8]
     result = workdir / f"floor-{mode}-{tag}.json"
     env = {**os.environ, "FLOOR_MODE": mode, "FLOOR_BROKER": f"kafka://127.0.0.1:{port}", "FLOOR_TOPIC": topic,
@@ -210,7 +217,8 @@ def faust_floor(mode: str, port: int, topic: str, partitions: int, n: int, workd
                        timeout=3600, check=False)
     if not result.exists():
         raise RuntimeError(f"the Faust floor app ({mode}) did not finish; see {workdir / 'floor.log'}")
-    return float(orjson.loads(result.read_bytes())["events_per_s"])
+    figures = orjson.loads(result.read_bytes())
+    return {"events_per_s": float(figures["events_per_s"]), "cpu_s": float(figures["cpu_s"])}
 
 
 async def run(n: int, users: int, port: int, seed: int, workdir: Path,
@@ -227,13 +235,18 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path,
                                    for topic in (source, target, mix_source)])
     await produce(kafka, source, events)
     await produce(kafka, mix_source, mix)
-    base_rate = await baseline(kafka, source, target, n)
+    base_rate, base_cpu = await baseline(kafka, source, target, n)
     floors = {mode: faust_floor(mode, port, source, settings.topic_partitions, n, workdir) for mode in MODES}
     mix_floor = faust_floor("one_table_write", port, mix_source, settings.topic_partitions, n, workdir)
     fold_rate = fold_only(events)
     worker = await through_worker(port, events, workdir, worker_settings)
     mix_worker = await through_worker(port, mix, workdir, worker_settings)
-    one_write = floors["one_table_write"]
+    one_write, mix_one_write = floors["one_table_write"]["events_per_s"], mix_floor["events_per_s"]
+    cpu_us = {name: round(cpu_s / n * 1e6, 1) for name, cpu_s in (
+        ("baseline", base_cpu), ("faust_stateless", floors["stateless"]["cpu_s"]),
+        ("faust_one_table_write", floors["one_table_write"]["cpu_s"]),
+        ("mix_faust_one_table_write", mix_floor["cpu_s"]), ("worker", worker["cpu_s"]),
+        ("mix_worker", mix_worker["cpu_s"]))}
     return {
         "bench": "profiles",
         "events": n,
@@ -243,15 +256,15 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path,
         "ratio": round(worker["events_per_s"] / base_rate, 3),
         "worker_seconds": round(worker["seconds"], 1),
         # The same events through a minimal Faust agent: doing nothing, and one RocksDB table read + write per event.
-        "faust_stateless_events_per_s": round(floors["stateless"], 1),
-        "faust_stateless_ratio": round(floors["stateless"] / base_rate, 3),
+        "faust_stateless_events_per_s": round(floors["stateless"]["events_per_s"], 1),
+        "faust_stateless_ratio": round(floors["stateless"]["events_per_s"] / base_rate, 3),
         "faust_one_table_write_events_per_s": round(one_write, 1),
         "faust_one_table_write_ratio": round(one_write / base_rate, 3),
         "worker_vs_one_write_floor": round(worker["events_per_s"] / one_write, 3),
         # The realistic mix, same number of events: the worker and the one-write floor on it.
         "mix_worker_events_per_s": round(mix_worker["events_per_s"], 1),
-        "mix_faust_one_table_write_events_per_s": round(mix_floor, 1),
-        "mix_worker_vs_one_write_floor": round(mix_worker["events_per_s"] / mix_floor, 3),
+        "mix_faust_one_table_write_events_per_s": round(mix_one_write, 1),
+        "mix_worker_vs_one_write_floor": round(mix_worker["events_per_s"] / mix_one_write, 3),
         "mix_distinct_users": len({e["user_id"] for e in mix_records}),
         "mix_worker_peak_rss_mib": round(mix_worker["peak_rss_bytes"] / 2**20, 1),
         "mix_span_h": round(shape.span_s / 3600, 1),
@@ -260,6 +273,11 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path,
         "fold_only_us_per_click": round(1e6 / fold_rate, 1),
         "fold_only_ratio": round(fold_rate / base_rate, 3),
         "worker_peak_rss_mib": round(worker["peak_rss_bytes"] / 2**20, 1),
+        # CPU time per event of each process over its measured span (the broker's not counted): less sensitive than
+        # throughput to other work on the machine; the same ratios from it.
+        "cpu_us_per_event": cpu_us,
+        "cpu_worker_vs_one_write_floor": round(cpu_us["faust_one_table_write"] / cpu_us["worker"], 3),
+        "cpu_mix_worker_vs_one_write_floor": round(cpu_us["mix_faust_one_table_write"] / cpu_us["mix_worker"], 3),
         "worker_settings": worker_settings,
         "store": "rocksdb",
         "data": "synthetic clicks: distinct users (views, searches, carts, purchases over 500 products); a realistic "

@@ -65,6 +65,10 @@ class _End:
 
 
 _STOPPED: Final = _End(None)
+# A batch is complete after this many turns of the event loop without a new event (see `_take_batch`), or after
+# this long: a backlog keeps events coming every turn; live traffic leaves gaps, and its batches are small.
+_IDLE_TURNS: Final = 4
+_GATHER_S: Final = 0.25
 
 
 async def run_fold_loop(
@@ -101,20 +105,10 @@ async def run_fold_loop(
         await ready.put(_STOPPED)
 
     reading = asyncio.create_task(read(), name=f"{agent}-reader")
+    delivered = _pending_in(manual)
     try:
         while True:
-            item = await ready.get()
-            end: _End | None = None
-            while True:
-                if isinstance(item, _End):
-                    end = item
-                    break
-                holding.append(item)
-                # Read-back events are followed at once by the event that revealed them: keep them together.
-                if isinstance(item, RereadEvent) or (len(holding) < max_batch and not ready.empty()):
-                    item = await ready.get()
-                    continue
-                break
+            end = await _take_batch(ready, holding, max_batch, delivered)
             if holding:
                 await _finish(holding, manual, fold, metrics=metrics, dead_letters=dead_letters,
                               poison_attempts=poison_attempts, agent=agent, on_finished=on_finished)
@@ -126,6 +120,46 @@ async def run_fold_loop(
     finally:
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)
+
+
+async def _take_batch(ready: asyncio.Queue[EventT | RereadEvent | _End], holding: list[EventT | RereadEvent],
+                      max_batch: int, delivered: Callable[[], int]) -> _End | None:
+    """Wait for the next event, then take into `holding` what keeps coming without a pause: Faust hands a fetched
+    backlog to the stream about one event per turn of the event loop (the consumer, the stream and the reading task
+    each take a turn per event), so the loop gives up its turn while events keep arriving and stops after
+    `_IDLE_TURNS` turns without one, at `max_batch` events or after `_GATHER_S`. Returns the end of the stream when
+    it comes."""
+    item = await ready.get()
+    deadline = time.monotonic() + _GATHER_S
+    while True:
+        if isinstance(item, _End):
+            return item
+        holding.append(item)
+        idle = 0
+        while True:
+            if isinstance(holding[-1], RereadEvent):
+                # Read-back events are followed at once by the event that revealed them: keep them together.
+                item = await ready.get()
+                break
+            if len(holding) >= max_batch:
+                return None
+            if not ready.empty():
+                item = ready.get_nowait()
+                break
+            if idle >= _IDLE_TURNS and not delivered():
+                return None
+            if idle and time.monotonic() > deadline:
+                return None
+            idle += 1
+            await asyncio.sleep(0)
+
+
+def _pending_in(stream: Any) -> Callable[[], int]:
+    """How many events Faust has delivered to the stream's queue and the stream has not yielded yet."""
+    queue = getattr(getattr(stream, "channel", None), "queue", None)
+    if queue is None or not hasattr(queue, "qsize"):
+        return lambda: 0
+    return cast(Callable[[], int], queue.qsize)
 
 
 async def _finish(batch: Sequence[EventT | RereadEvent], manual: StreamT[Any], fold: FoldPartition, *,

@@ -36,18 +36,32 @@ class FakeApp:
 
 
 @dataclass
+class FakeChannel:
+    queue: asyncio.Queue[FakeEvent | None]
+
+
+@dataclass
 class FakeStream:
-    """What the loop uses of a Faust stream: noack(), events(), ack() and app.consumer_generation_id."""
+    """What the loop uses of a Faust stream: noack(), events(), ack(), channel.queue (the events delivered and not
+    yet iterated) and app.consumer_generation_id. Like Faust's, the iteration yields to the event loop before each
+    event."""
 
     app: FakeApp = field(default_factory=FakeApp)
     inbox: asyncio.Queue[FakeEvent | None] = field(default_factory=asyncio.Queue)
     acked: list[tuple[TP, int]] = field(default_factory=list)
 
+    @property
+    def channel(self) -> FakeChannel:
+        return FakeChannel(self.inbox)
+
     def noack(self) -> FakeStream:
         return self
 
     async def events(self) -> AsyncIterator[FakeEvent]:
-        while (event := await self.inbox.get()) is not None:
+        while True:
+            await asyncio.sleep(0)
+            if (event := await self.inbox.get()) is None:
+                return
             yield event
 
     async def ack(self, event: FakeEvent) -> None:
