@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from aiokafka.partitioner import DefaultPartitioner
 from faust.types import EventT, StreamT
 
 from agents.clickstream import repartitioned_click
@@ -44,8 +45,15 @@ from models.privacy import (
 )
 from models.profile import ProfileConfig, ProfileFacts, SourceRef, UserProfile, insight_facts, profile_facts, reasons
 from models.publish_policy import PublishPolicy, publish_pending, should_publish
-from models.session import Session, SessionConfig, SessionState, expire, session_due
-from models.user_row import RowConfig, UserRow, fold_click_into_row, fold_insight_into_row
+from models.session import Session, SessionConfig, SessionState, close_due, expire
+from models.user_row import (
+    RowConfig,
+    UserRow,
+    fold_click_into_row,
+    fold_insight_into_row,
+    published_session_ids,
+    remember_sessions,
+)
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
@@ -208,13 +216,12 @@ class _Batch:
         # Decided before the write: the decision is recorded in the row.
         publish = should_publish(row, reasons(touched.before, profile), PUBLISH_POLICY)
         publish = publish_pending(row) if touched.closed and not publish else publish
+        remember_sessions(row, touched.closed)
         profiles[user_id] = row
-        SESSIONS_DUE.push(self.partition, None if row.session is None else session_due(row.session, SESSION_CONFIG),
+        SESSIONS_DUE.push(self.partition, None if row.session is None else close_due(row.session, SESSION_CONFIG),
                           user_id)
-        if touched.closed:
-            for session in touched.closed:
-                await send_output(Output(sessions_topic, session.session_id, session.dumps()), metrics)
-            _remember(user_id, sessions=[session.session_id for session in touched.closed])
+        for session in touched.closed:
+            await send_output(Output(sessions_topic, session.session_id, session.dumps()), metrics)
         if publish:
             await send_output(Output(profiles_topic, user_id, profile.dumps()), metrics)
         if touched.insight is not None:
@@ -276,8 +283,7 @@ async def _on_forwarded(forwarded: ForwardedEvent, event: EventT, batch: _Batch)
 async def _on_erasure_request(event: EventT) -> None:
     message = event.message
     request = parse_erasure_request(message.value, bounds=bounds)
-    owner = _partition_of(request.user_id)
-    if owner is not None and owner != message.partition:
+    if _partition_of(request.user_id) != message.partition:
         # Keyed by something else: sent on to the partition that holds the user's rows.
         await send_output(Output(privacy_requests_in_topic, request.user_id, message.value), metrics)
         return
@@ -293,7 +299,7 @@ async def _erase(request: ErasureRequest) -> None:
     keys = published_keys.get(user_id) or remember_published(None)
     tombstones: dict[str, list[str]] = {
         "profiles": [user_id] if profile is not None else [],
-        "sessions": list(keys.sessions),
+        "sessions": sorted(set(keys.sessions) | set(published_session_ids(row) if row is not None else ())),
         "marketing": sorted(set(keys.messages) | {str(sent[0]) for sent in (marketing.sent if marketing else [])}),
         "alerts": sorted(set(keys.alerts) | ({alerts.incident.alert_id} if alerts and alerts.incident else set())),
     }
@@ -307,13 +313,13 @@ async def _erase(request: ErasureRequest) -> None:
     review_ids = sorted({*(previous.review_ids if previous else ()), *(profile.recent_review_ids if profile else ())})
     if folded or review_ids:
         erased[marker_key] = ErasedMarker(erased_at=time.time(), folded_offsets=folded, review_ids=review_ids)
-    # What was deleted, by kind of state. The session state lives in the profile's row: it is counted when the row
-    # held one, or when the user had sessions at all (a closed session's state is forgotten after a while).
+    # What was deleted, by kind of state. The session state lives in the profile's row: counted when the user had
+    # one, open or closed, or published sessions.
     rows: dict[str, int] = {}
     if row is not None:
         del profiles[user_id]
         rows["profiles"] = 1
-        if session is not None or keys.sessions:
+        if session is not None or keys.sessions or row.published_sessions:
             rows["sessions"] = 1
     for table in (user_alerts, marketing_state, published_keys):
         if user_id in table:
@@ -387,16 +393,16 @@ async def _on_tick(partition: int, now: float) -> None:
         if row is None or row.session is None:
             continue
         state, closed = expire(row.session, now, SESSION_CONFIG)
-        publish = closed is not None and publish_pending(row)
-        if state is not row.session:
-            row.session = state
-            profiles[user_id] = row
-        if closed is not None:
-            await send_output(Output(sessions_topic, closed.session_id, closed.dumps()), metrics)
-            _remember(user_id, sessions=[closed.session_id])
+        if closed is None:
+            continue  # extended by a click since (which scheduled its own close), or closed already
+        # The closed state stays in the row (models/user_row.py); what `expire` would forget later is kept.
+        row.session = state
+        remember_sessions(row, [closed])
+        publish = publish_pending(row)
+        profiles[user_id] = row
+        await send_output(Output(sessions_topic, closed.session_id, closed.dumps()), metrics)
         if publish:
             await send_output(Output(profiles_topic, user_id, row.profile.dumps()), metrics)
-        SESSIONS_DUE.push(partition, None if state is None else session_due(state, SESSION_CONFIG), user_id)
     for user_id in MARKETING_DUE.pop_due(partition, now):
         marketing = marketing_state.get(user_id)
         if marketing is not None:
@@ -426,14 +432,14 @@ def _load_due_times() -> None:
     partition (streams/due_index.py); the session scan decodes only the session of each stored row."""
     actives = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == settings.profile_events_topic}
 
-    def partition_of(user_id: str, _row: Any) -> int | None:
+    def partition_of(user_id: str, _row: Any) -> int:
         return _partition_of(user_id)
 
     decode_session = profiles.partial_decoder(_SessionOfRow)
 
     def session_due_of(raw: bytes) -> float | None:
         state = decode_session(raw).session
-        return None if state is None else session_due(state, SESSION_CONFIG)
+        return None if state is None else close_due(state, SESSION_CONFIG)
 
     SESSIONS_DUE.rebuild_in_background(profiles.raw_items(), session_due_of, partition_of, actives)
     MARKETING_DUE.rebuild_in_background(marketing_state.items(), _marketing_due, partition_of, actives)
@@ -441,12 +447,23 @@ def _load_due_times() -> None:
     log.info("due times of partitions %s: rebuilding from the tables in the background", sorted(actives))
 
 
-def _partition_of(user_id: str) -> int | None:
-    """The profile-events partition of a user: where its rows live and where its ticks arrive."""
-    try:
-        return int(app.producer.key_partition(settings.profile_events_topic, user_id.encode("utf-8")).partition)
-    except (TypeError, KeyError, AssertionError):  # no metadata for the topic yet
-        return None
+def _partition_of(user_id: str) -> int:
+    """The profile-events partition of a user: where its rows live and where its ticks arrive. The producer's
+    default partitioner (murmur2 of the key over all the topic's partitions, as Kafka's Java client), which the
+    worker's own sends to the topic use; remembered for the users seen lately (a pure-Python murmur2 costs a few µs,
+    and a user's clicks come in runs)."""
+    partition = _PARTITIONS.get(user_id)
+    if partition is None:
+        if len(_PARTITIONS) >= _PARTITIONS_REMEMBERED:
+            _PARTITIONS.clear()
+        partition = _PARTITIONS[user_id] = _PARTITIONER(user_id.encode("utf-8"), _ALL_PARTITIONS, _ALL_PARTITIONS)
+    return partition
+
+
+_PARTITIONER = DefaultPartitioner()
+_ALL_PARTITIONS = list(range(settings.topic_partitions))
+_PARTITIONS: dict[str, int] = {}
+_PARTITIONS_REMEMBERED = 65_536
 
 
 def _marketing_due(state: MarketingState) -> float | None:

@@ -32,7 +32,6 @@ Shared folding plumbing also lives here because session and product-window state
 from __future__ import annotations
 
 import bisect
-import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, NamedTuple, get_args
@@ -364,7 +363,8 @@ def price_band(median_price: float | None, cfg: ProfileConfig = DEFAULT_CONFIG) 
 
 def top_interests(scores: Mapping[str, float], n: int = 3) -> list[str]:
     """The `n` highest-scored names, ties broken by name so the answer is deterministic."""
-    return [name for name, _ in heapq.nsmallest(n, scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+    # A sort of at most top_k_interests names: faster than heapq.nsmallest at these sizes.
+    return sorted(scores, key=lambda name: (-scores[name], name))[:n]
 
 
 # ---------------------------------------------------------------------------------------------------- folds

@@ -1,15 +1,17 @@
-"""Browsing sessions by inactivity gap: the pure state machine behind the clickstream agent's session table.
+"""Browsing sessions by inactivity gap: the pure state machine behind the sessions of the profile fold.
 
 A session is a run of one user's clicks with no silence longer than `gap_s` (30 min by default) in event time.
-The worker keeps one small `SessionState` per user and calls two functions:
+The worker keeps one small `SessionState` per user (in the user's row, models/user_row.py) and calls two functions
+(or their in-place forms, `observe_in_place`, on a row it owns):
 
 >>> state, closed = observe(state, click, SourceRef("clickstream", 0, 41))   # doctest: +SKIP
 >>> state, closed = expire(state, now)                                        # doctest: +SKIP
 
 `observe` folds a click; when the click comes more than the gap after the open session, that session is closed and
-returned. `expire` closes a session nobody will extend any more (`now - end > gap_s`), and returns `state=None` once
-a closed state can be forgotten, so the table only holds active users. Publish every closed `Session` keyed by its
-deterministic `session_id`: a replay that closes it again produces the same key and the same content.
+returned. `expire` closes a session nobody will extend any more (`now - end > gap_s`) — `close_due` says when — and
+returns `state=None` once a closed state could be forgotten (a table of sessions alone would delete it then; the
+worker keeps it in the user's row). Publish every closed `Session` keyed by its deterministic `session_id`: a replay
+that closes it again produces the same key and the same content.
 
 What `now` to pass to `expire`: the event-time watermark of the partition (the highest click `ts` seen, minus any
 allowed lateness) keeps results reproducible and survives replays of old data. Wall-clock time works for live
@@ -35,8 +37,8 @@ from models.click import ClickEvent
 from models.profile import SourceRef, already_folded, note_folded
 from models.record import Record
 
-__all__ = ["DEFAULT_SESSION_CONFIG", "Session", "SessionConfig", "SessionState", "copy_state", "expire", "observe",
-           "observe_in_place", "session_due", "session_id_for"]
+__all__ = ["DEFAULT_SESSION_CONFIG", "Session", "SessionConfig", "SessionState", "close_due", "copy_state", "expire",
+           "observe", "observe_in_place", "session_id_for", "session_key"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,12 @@ class SessionState(Record):
 
 def session_id_for(user_id: str, start: float) -> str:
     # Integer milliseconds, not a float repr, so producers and consumers in any language agree on the key.
-    return f"{user_id}:{round(start * 1000)}"
+    return session_key(user_id, round(start * 1000))
+
+
+def session_key(user_id: str, start_ms: int) -> str:
+    """The `session_id` of the user's session that started at `start_ms` (Unix milliseconds)."""
+    return f"{user_id}:{start_ms}"
 
 
 def observe(
@@ -156,13 +163,11 @@ def expire(
     return state, None
 
 
-def session_due(state: SessionState, cfg: SessionConfig = DEFAULT_SESSION_CONFIG) -> float | None:
-    """When `expire` next has something to do for this state: close the open session, or forget the closed one."""
-    if state.current is not None:
-        return state.current.end + cfg.gap_s + _PAST
-    if state.closed_end is not None:
-        return state.closed_end + cfg.gap_s + cfg.retain_closed_s + _PAST
-    return None
+def close_due(state: SessionState, cfg: SessionConfig = DEFAULT_SESSION_CONFIG) -> float | None:
+    """When `expire` will close the open session if no click comes first; None without an open session."""
+    if state.current is None:
+        return None
+    return state.current.end + cfg.gap_s + _PAST
 
 
 def copy_state(state: SessionState) -> SessionState:

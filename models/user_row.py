@@ -8,10 +8,16 @@ True
 
 Why one row: a click changes the profile and the session together, so keeping them apart cost two table reads, two
 writes and two changelog records per click. One row also makes the replay rule one check: the profile's
-`folded_offsets` (highest offset folded per source partition) covers the session as well, so a replayed click can no
-longer reach a session state that was forgotten since. The session state keeps its own `folded_offsets` too (the
-clicks it observed), because its shape is a contract (`session.schema.json` `$defs/SessionState`, in the
-`/profiles/<id>/` answer).
+`folded_offsets` (highest offset folded per source partition) covers the session as well. The session state keeps
+its own `folded_offsets` too (the clicks it observed), because its shape is a contract (`session.schema.json`
+`$defs/SessionState`, in the `/profiles/<id>/` answer).
+
+Two things that had rows of their own live here too, because the row is written anyway when they change:
+- the state of a closed session stays (its `closed_end` keeps telling late clicks from a new session); a table of
+  sessions deleted it `retain_closed_s` after the close to stay small — a second write per session — and a row
+  that exists anyway does not need that;
+- the start times of the sessions published about the user (`published_sessions`), which an erasure turns into
+  tombstones of their `session_id`s; they used to be one more table write per closed session.
 
 The folds change the row in place: the caller owns it (read from the table for this batch of events) and writes it
 back once. Like `models.profile`, they read no clock and do no I/O.
@@ -19,11 +25,14 @@ back once. Like `models.profile`, they read no clock and do no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
+
 from models.click import ClickEvent
+from models.privacy import MAX_REMEMBERED_KEYS
 from models.profile import (
     DEFAULT_CONFIG,
     ProfileConfig,
@@ -36,9 +45,10 @@ from models.profile import (
     note_folded,
 )
 from models.record import Record
-from models.session import DEFAULT_SESSION_CONFIG, Session, SessionConfig, SessionState, observe_in_place
+from models.session import DEFAULT_SESSION_CONFIG, Session, SessionConfig, SessionState, observe_in_place, session_key
 
-__all__ = ["DEFAULT_ROW_CONFIG", "RowConfig", "UserRow", "fold_click_into_row", "fold_insight_into_row"]
+__all__ = ["DEFAULT_ROW_CONFIG", "RowConfig", "UserRow", "fold_click_into_row", "fold_insight_into_row",
+           "published_session_ids", "remember_sessions"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,9 @@ class UserRow(Record):
     # publishing later is still unpublished (models/publish_policy.py).
     published_at: float | None = None
     unpublished: bool = False
+    # Start times (Unix ms) of the sessions published about the user, oldest first, the newest
+    # MAX_REMEMBERED_KEYS: their keys, for an erasure's tombstones.
+    published_sessions: list[int] = msgspec.field(default_factory=list)
 
 
 def fold_click_into_row(row: UserRow | None, click: ClickEvent, source: SourceRef,
@@ -95,6 +108,21 @@ def fold_insight_into_row(row: UserRow | None, insight: Mapping[str, Any], sourc
     apply_insight(row.profile, facts, insight.get("language") or None, cfg.profile)
     note_folded(row.profile.folded_offsets, source)
     return row
+
+
+def remember_sessions(row: UserRow, sessions: Iterable[Session]) -> None:
+    """Note, in the row, sessions about to be published (see `published_session_ids`)."""
+    known = row.published_sessions
+    for session in sessions:
+        start_ms = round(session.start * 1000)
+        if start_ms not in known[-8:]:  # a session closed again by a replay is the same session
+            known.append(start_ms)
+    if len(known) > MAX_REMEMBERED_KEYS:
+        del known[: len(known) - MAX_REMEMBERED_KEYS]
+
+
+def published_session_ids(row: UserRow) -> list[str]:
+    return [session_key(row.profile.user_id, start_ms) for start_ms in row.published_sessions]
 
 
 def _check_user(row: UserRow, user_id: str) -> None:
