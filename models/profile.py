@@ -517,7 +517,7 @@ def _add_price(p: UserProfile, at: float, price: float, cfg: ProfileConfig) -> N
     bisect.insort(prices, [at, price])  # kept sorted by (time, price), oldest first
     if len(prices) > cfg.price_memory:
         del prices[: len(prices) - cfg.price_memory]
-    p.price_band = price_band(_median(sorted(pp[1] for pp in prices)), cfg)
+    p.price_band = price_band(_median(sorted([pp[1] for pp in prices])), cfg)
 
 
 def _median(ordered: list[float]) -> float:

@@ -179,9 +179,10 @@ def copy_state(state: SessionState) -> SessionState:
 
 
 def _start(click: ClickEvent, cfg: SessionConfig) -> Session:
-    session = Session(user_id=click.user_id, session_id=session_id_for(click.user_id, click.ts), start=click.ts,
-                      end=click.ts, duration_s=0.0, events=0, views=0, searches=0, carts=0, purchases=0,
-                      converted=False, products=[])
+    # Positional, in declaration order (user_id, session_id, start, end, duration_s, events, views, searches, carts,
+    # purchases, converted, products): several times faster than by keyword, once per session.
+    session = Session(click.user_id, session_id_for(click.user_id, click.ts), click.ts, click.ts, 0.0, 0, 0, 0, 0, 0,
+                      False, [])
     _extend(session, click, cfg)
     return session
 

@@ -87,8 +87,8 @@ def fold_click_into_row(row: UserRow | None, click: ClickEvent, source: SourceRe
     note_folded(row.profile.folded_offsets, source)
     state = row.session
     if state is None:
-        state = row.session = SessionState(user_id=click.user_id, current=None, closed_end=None, late_events=0,
-                                           folded_offsets={})
+        # user_id, current, closed_end, late_events, folded_offsets
+        state = row.session = SessionState(click.user_id, None, None, 0, {})
     note_folded(state.folded_offsets, source)
     return row, observe_in_place(state, click, cfg.session)
 
