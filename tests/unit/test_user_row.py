@@ -11,7 +11,14 @@ import pytest
 from models.click import ClickEvent
 from models.profile import SourceRef, UserProfile, fold_click, fold_insight
 from models.session import Session, SessionConfig, SessionState, observe
-from models.user_row import RowConfig, UserRow, fold_click_into_row, fold_insight_into_row
+from models.user_row import (
+    RowConfig,
+    UserRow,
+    fold_click_into_row,
+    fold_insight_into_row,
+    published_session_ids,
+    remember_sessions,
+)
 from tests.unit.test_profile import make_insight, random_events
 
 T0 = 1_700_000_000.0
@@ -112,3 +119,21 @@ def test_the_stored_row_reads_back_equal() -> None:
         row = folded[0]
     stored = msgspec.msgpack.encode(row)
     assert msgspec.msgpack.decode(stored, type=UserRow) == row
+
+
+def test_published_sessions_are_remembered_once_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.user_row
+
+    monkeypatch.setattr(models.user_row, "MAX_REMEMBERED_KEYS", 3)
+    row: UserRow | None = None
+    closed: list[Session] = []
+    for offset, ts in enumerate([T0, T0 + 4000, T0 + 8000, T0 + 12000, T0 + 16000]):
+        folded = fold_click_into_row(row, ClickEvent(event_id=f"e{offset}", user_id="u1", type="view", ts=ts),
+                                     SourceRef("clickstream", 0, offset))
+        assert folded is not None
+        row, session = folded
+        if session is not None:
+            closed.append(session)
+            remember_sessions(row, [session, session])  # the same session twice counts once
+    assert row is not None and len(closed) == 4
+    assert published_session_ids(row) == [s.session_id for s in closed[-3:]]
