@@ -14,7 +14,7 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
-from models.alerts import ProductAlertState, evaluate_product, expire_incidents
+from models.alerts import ProductAlertState, evaluate_product, expire_incidents, incidents_due
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
@@ -136,7 +136,7 @@ async def _load_due_times() -> None:
 
 
 def _incident_due(state: ProductAlertState) -> float | None:
-    return min((i.last_triggered_at + ALERT_CONFIG.cooldown_s for i in state.incidents.values()), default=None)
+    return incidents_due(state, ALERT_CONFIG)
 
 
 @app.page("/products/{product_id}/")

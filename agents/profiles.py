@@ -28,11 +28,11 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.types import EventT, StreamT
 
 from agents.clickstream import repartitioned_click
-from models.alerts import UserAlertState, evaluate_user, expire_incidents
+from models.alerts import UserAlertState, evaluate_user, expire_incidents, incidents_due
 from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
 from models.forwarded_event import TICK_SOURCE, ForwardedEvent
-from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger
+from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger, triggers_due
 from models.privacy import (
     ErasedMarker,
     ErasureAudit,
@@ -364,7 +364,7 @@ def _reschedule(profile: UserProfile, partition: int) -> None:
             del marketing_state[profile.user_id]
     elif current is None or scheduled.scheduled != current.scheduled:
         marketing_state[profile.user_id] = scheduled
-        MARKETING_DUE.push(partition, _marketing_due(scheduled), profile.user_id)
+        MARKETING_DUE.push(partition, triggers_due(scheduled), profile.user_id)
 
 
 async def _after_insight(profile: UserProfile, insight: dict[str, Any], partition: int) -> None:
@@ -442,7 +442,7 @@ def _load_due_times() -> None:
         return None if state is None else close_due(state, SESSION_CONFIG)
 
     SESSIONS_DUE.rebuild_in_background(profiles.raw_items(), session_due_of, partition_of, actives)
-    MARKETING_DUE.rebuild_in_background(marketing_state.items(), _marketing_due, partition_of, actives)
+    MARKETING_DUE.rebuild_in_background(marketing_state.items(), triggers_due, partition_of, actives)
     VIP_DUE.rebuild_in_background(user_alerts.items(), _vip_due, partition_of, actives)
     log.info("due times of partitions %s: rebuilding from the tables in the background", sorted(actives))
 
@@ -466,12 +466,8 @@ _PARTITIONS: dict[str, int] = {}
 _PARTITIONS_REMEMBERED = 65_536
 
 
-def _marketing_due(state: MarketingState) -> float | None:
-    return min((due for due, _ in state.scheduled.values()), default=None)
-
-
 def _vip_due(state: UserAlertState) -> float | None:
-    return None if state.incident is None else state.incident.last_triggered_at + ALERT_CONFIG.cooldown_s
+    return incidents_due(state, ALERT_CONFIG)
 
 
 async def _send_triggers(decision: MarketingDecision, partition: int) -> None:
@@ -479,7 +475,7 @@ async def _send_triggers(decision: MarketingDecision, partition: int) -> None:
     if state.scheduled or state.sent:
         if marketing_state.get(state.user_id) != state:
             marketing_state[state.user_id] = state
-        MARKETING_DUE.push(partition, _marketing_due(state), state.user_id)
+        MARKETING_DUE.push(partition, triggers_due(state), state.user_id)
     elif state.user_id in marketing_state:
         del marketing_state[state.user_id]
     for kind, reason in decision.refused:

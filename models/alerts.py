@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_product",
     "evaluate_user",
     "expire_incidents",
+    "incidents_due",
     "is_vip",
 ]
 
@@ -297,6 +298,13 @@ def expire_incidents(state: ProductAlertState | UserAlertState, now: float,
         ProductAlertState(product_id=state.product_id, buckets=state.buckets, incidents=kept,
                           partition=state.partition),
         [_resolved(i, "product", state.product_id, now) for _, i in sorted(quiet.items())], [])
+
+
+def incidents_due(state: ProductAlertState | UserAlertState, cfg: AlertConfig = DEFAULT_ALERT_CONFIG) -> float | None:
+    """When `expire_incidents` will end an open incident of `state` if no trigger comes first; None without one."""
+    if isinstance(state, UserAlertState):
+        return None if state.incident is None else state.incident.last_triggered_at + cfg.cooldown_s
+    return min((i.last_triggered_at + cfg.cooldown_s for i in state.incidents.values()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------------------- user
