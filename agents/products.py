@@ -8,8 +8,7 @@ Windows live in a plain table keyed `product_id:window_start` rather than a Faus
 
 from __future__ import annotations
 
-import functools
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from faust.types import EventT, StreamT
@@ -32,9 +31,8 @@ from streams.app import (
     settings,
 )
 from streams.due_index import DueIndex
-from streams.forwarding import with_skipped
+from streams.fold_loop import run_fold_loop
 from streams.output import Output, OutputRejected, send_output
-from streams.poison import attempt
 from streams.rule_configs import alert_config
 from streams.watermark import WATERMARK
 
@@ -53,16 +51,16 @@ INCIDENTS_DUE = DueIndex()
 
 @app.agent(product_events_in_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
-    # Offsets the consumer skipped come first, read back from Kafka (streams/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reread):
-        message = event.message
-        metrics.events_consumed.labels(settings.product_events_topic).inc()
-        started = time.perf_counter()
-        poisoned = await attempt(functools.partial(_handle, event), attempts=settings.poison_max_attempts,
-                                 what=f"folding {message.topic}[{message.partition}]@{message.offset}")
-        if poisoned is not None:
-            await dead_letters.send(event, poisoned, stage="fold")
-        metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
+    # The shared fold loop (streams/fold_loop.py): offset order, acks after the outputs are sent, skipped offsets
+    # read back, poison pills dead-lettered alone. Each insight is folded on its own (it touches a few window rows).
+    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
+                        agent="products", max_batch=settings.fold_batch_max_events,
+                        poison_attempts=settings.poison_max_attempts)
+
+
+async def _fold_partition(partition: int, events: Sequence[EventT]) -> None:
+    for event in events:
+        await _handle(event)
 
 
 async def _handle(event: EventT[Any]) -> None:

@@ -73,8 +73,8 @@ class Settings(BaseSettings):
     table_block_cache_mib: int = Field(32, ge=1, description="RocksDB block cache of each table partition")
     session_gap_s: float = Field(1800.0, gt=0, description="inactivity that ends a clickstream session")
     fold_batch_max_events: int = Field(
-        1000, ge=1, description="most events the profile fold takes at once (what a partition has ready, up to this): "
-        "each touched row is read and written once per batch")
+        1000, ge=1, description="most events a table agent (profiles, product windows) takes at once (what keeps "
+        "arriving, up to this): the profile fold reads and writes each touched row once per batch")
     profile_interest_publish_every_s: float = Field(
         600.0, ge=0, description="a profile whose only news is a change of favourite interests is published at most "
         "this often (the user's event time); orders, carts, segment, reviews, consent at once; 0: every change")
