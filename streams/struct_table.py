@@ -6,8 +6,8 @@
 
 A Faust table of records encodes each value twice per write: once for RocksDB and once for the changelog record,
 each time through the record's own codec. This table is declared with raw bytes for keys and values, so Faust
-passes the bytes through: the value is encoded once, as MessagePack (smaller than JSON and faster to read back), and
-RocksDB and the changelog record share those bytes. Keys are the UTF-8 bytes of the id.
+passes the bytes through: the value is encoded once, in its stored form (MessagePack arrays, no field names:
+streams/stored_form.py), and RocksDB and the changelog record share those bytes. Keys are the UTF-8 bytes of the id.
 
 The stored format is this module's: tables written by an older release (JSON records) must be rebuilt from a
 fresh changelog (a new app id), not read.
@@ -15,10 +15,12 @@ fresh changelog (a new app id), not read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import msgspec
+
+from streams.stored_form import StoredCodec, field_decoder
 
 __all__ = ["StructTable"]
 
@@ -31,8 +33,8 @@ class StructTable(Generic[R]):
         self.table = app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions, help=help,
                                options=dict(options) if options else None)
         self.record = record
-        self._encode = msgspec.msgpack.Encoder().encode
-        self._decode = msgspec.msgpack.Decoder(record).decode
+        codec = StoredCodec(record)
+        self._encode, self._decode = codec.encode, codec.decode
 
     @property
     def name(self) -> str:
@@ -60,11 +62,10 @@ class StructTable(Generic[R]):
             yield key.decode("utf-8"), self._decode(raw)
 
     def raw_items(self) -> Iterator[tuple[str, bytes]]:
-        """Every row undecoded, for a scan that reads a few fields with a partial type (see `partial_decoder`)."""
+        """Every row undecoded, for a scan that reads one field of each (see `field_reader`)."""
         for key, raw in self.table.items():
             yield key.decode("utf-8"), raw
 
-    def partial_decoder(self, part: type[msgspec.Struct]) -> Any:
-        """A decoder of stored values into `part`, a Struct with some of the record's fields (same names): msgspec
-        skips the other fields without building them."""
-        return msgspec.msgpack.Decoder(part).decode
+    def field_reader(self, name: str) -> Callable[[bytes], Any]:
+        """Reads one field of a stored row (from `raw_items`) without decoding the rest, for a scan of a big table."""
+        return field_decoder(self.record, name)  # type: ignore[no-any-return]
