@@ -9,13 +9,12 @@ after a restart).
 
 from __future__ import annotations
 
-import functools
-import time
+from collections.abc import Sequence
 from typing import Any
 
 from faust.types import EventT, StreamT
 
-from models.alerts import ProductAlertState, evaluate_product, expire_incidents
+from models.alerts import ProductAlertState, evaluate_product, expire_incidents, incidents_due
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
@@ -33,10 +32,9 @@ from streams.app import (
     settings,
 )
 from streams.delivery.due_index import DueIndex
-from streams.delivery.forwarding import with_skipped
 from streams.delivery.output import Output, OutputRejected, send_output
-from streams.delivery.poison import attempt
 from streams.delivery.watermark import WATERMARK
+from streams.fold_loop import run_fold_loop
 from streams.rule_configs import alert_config
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
@@ -54,16 +52,16 @@ INCIDENTS_DUE = DueIndex()
 
 @app.agent(product_events_in_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
-    # Offsets the consumer skipped come first, read back from Kafka (streams/delivery/forwarding.py).
-    async for event in with_skipped(stream.events(), app, metrics, reread):
-        message = event.message
-        metrics.events_consumed.labels(settings.product_events_topic).inc()
-        started = time.perf_counter()
-        poisoned = await attempt(functools.partial(_handle, event), attempts=settings.poison_max_attempts,
-                                 what=f"folding {message.topic}[{message.partition}]@{message.offset}")
-        if poisoned is not None:
-            await dead_letters.send(event, poisoned, stage="fold")
-        metrics.processing_duration.labels("products").observe(time.perf_counter() - started)
+    # The shared fold loop (streams/fold_loop.py): offset order, acks after the outputs are sent, skipped offsets
+    # read back, poison pills dead-lettered alone. Each insight is folded on its own (it touches a few window rows).
+    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
+                        agent="products", max_batch=settings.fold_batch_max_events,
+                        poison_attempts=settings.poison_max_attempts)
+
+
+async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None:
+    for event in events:
+        await _handle(event)
 
 
 async def _handle(event: EventT[Any]) -> None:
@@ -137,7 +135,7 @@ async def _load_due_times() -> None:
 
 
 def _incident_due(state: ProductAlertState) -> float | None:
-    return min((i.last_triggered_at + ALERT_CONFIG.cooldown_s for i in state.incidents.values()), default=None)
+    return incidents_due(state, ALERT_CONFIG)
 
 
 @app.page("/products/{product_id}/")

@@ -45,6 +45,7 @@ __all__ = [
     "evaluate_user",
     "expire_incidents",
     "expire_quiet",
+    "incidents_due",
     "is_vip",
     "resolved_alert",
     "trigger_incident",
@@ -309,6 +310,13 @@ def expire_quiet(incidents: Mapping[str, Incident], subject_type: str, subject_i
     quiet = {k: i for k, i in incidents.items() if now - i.last_triggered_at >= cfg.cooldown_s}
     kept = {k: i for k, i in incidents.items() if k not in quiet}
     return kept, [resolved_alert(i, subject_type, subject_id, now) for _, i in sorted(quiet.items())]
+
+
+def incidents_due(state: ProductAlertState | UserAlertState, cfg: AlertConfig = DEFAULT_ALERT_CONFIG) -> float | None:
+    """When `expire_incidents` will end an open incident of `state` if no trigger comes first; None without one."""
+    if isinstance(state, UserAlertState):
+        return None if state.incident is None else state.incident.last_triggered_at + cfg.cooldown_s
+    return min((i.last_triggered_at + cfg.cooldown_s for i in state.incidents.values()), default=None)
 
 
 # ---------------------------------------------------------------------------------------------------------- user

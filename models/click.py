@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, get_args
 
 from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.errors import InvalidEvent
-from models.records import WireRecord
+from models.record import FrozenRecord
 from models.wire import (
     bounded_int,
     bounded_number,
@@ -34,7 +34,7 @@ ClickType = Literal["view", "search", "add_to_cart", "remove_from_cart", "checko
 CLICK_TYPES: Final[tuple[str, ...]] = get_args(ClickType)
 
 
-class ClickEvent(WireRecord):
+class ClickEvent(FrozenRecord, frozen=True):
     event_id: str
     user_id: str
     # One of CLICK_TYPES; the parser rejects anything else.

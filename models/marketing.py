@@ -51,6 +51,7 @@ __all__ = [
     "parse_marketing_trigger",
     "schedule",
     "thank_you_trigger",
+    "triggers_due",
 ]
 
 DAY_S: Final = 86400.0
@@ -192,6 +193,11 @@ def due_triggers(state: MarketingState, profile: UserProfile | None, now: float,
             triggers.append(trigger)
     return MarketingDecision(MarketingState(user_id=state.user_id, partition=state.partition, scheduled=scheduled,
                                             sent=state.sent), triggers, refused)
+
+
+def triggers_due(state: MarketingState) -> float | None:
+    """When `due_triggers` next has a scheduled trigger to fire (or refuse); None with nothing scheduled."""
+    return min((due for due, _ in state.scheduled.values()), default=None)
 
 
 def thank_you_trigger(state: MarketingState | None, profile: UserProfile, facts: InsightFacts, partition: int,

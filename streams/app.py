@@ -22,8 +22,6 @@ from models.insight import ReviewInsight
 from models.marketing import MarketingMessage, MarketingTrigger
 from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
-from models.profile import UserProfile
-from models.session import Session
 from streams.compat.faust_internals import committed_offset, partition_databases
 from streams.delivery import due_index
 from streams.delivery.dead_letters import DeadLetters
@@ -135,8 +133,9 @@ insights_topic = _declare("insights", ReviewInsight)
 # The insights topic read back as raw bytes (the review agent writes it with the ReviewInsight record).
 insights_in_topic = _declare("insights")
 dead_letters_topic = _declare("dead_letters", DeadLetter)
-profiles_topic = _declare("profiles", UserProfile)
-sessions_topic = _declare("sessions", Session)
+# Profiles and sessions are sent as the JSON their records encode themselves (models/record.py).
+profiles_topic = _declare("profiles")
+sessions_topic = _declare("sessions")
 product_sentiment_topic = _declare("product_sentiment", ProductWindow)
 alerts_topic = _declare("alerts", Alert)
 marketing_topic = _declare("marketing", MarketingMessage)

@@ -69,7 +69,15 @@ class Settings(BaseSettings):
     # Tables: RocksDB in workers (rocksdict); memory:// keeps state only in the changelog topics.
     store: str = Field("rocksdb://", description="table store URL: rocksdb:// or memory://")
     table_standby_replicas: int = Field(0, ge=0, description="standby copies of each table partition on other workers")
+    table_memtable_mib: int = Field(16, ge=1, description="RocksDB memtable of each table partition (two at most)")
+    table_block_cache_mib: int = Field(32, ge=1, description="RocksDB block cache of each table partition")
     session_gap_s: float = Field(1800.0, gt=0, description="inactivity that ends a clickstream session")
+    fold_batch_max_events: int = Field(
+        1000, ge=1, description="most events a table agent (profiles, product windows) takes at once (what keeps "
+        "arriving, up to this): the profile fold reads and writes each touched row once per batch")
+    profile_interest_publish_every_s: float = Field(
+        600.0, ge=0, description="a profile whose only news is a change of favourite interests is published at most "
+        "this often (the user's event time); orders, carts, segment, reviews, consent at once; 0: every change")
     clicks_keyed_by_user: bool = Field(
         True, description="the clickstream is keyed by user_id with topic_partitions partitions: the profile fold "
         "reads it directly (clicks on another partition still take the repartition topic); false: every click is "

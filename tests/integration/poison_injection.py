@@ -7,13 +7,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import models.profile
+import models.user_row
 from streams.commands.cli import main
 from streams.llm.analyzer import AnalyzerReply, ReviewText
 from streams.llm.local import LocalAnalyzer
 
 _analyze = LocalAnalyzer.analyze
-_fold_click = models.profile.fold_click
+_fold_click = models.user_row.fold_click_into_row
 
 
 async def _poisoned_analyze(self: LocalAnalyzer, review: ReviewText) -> AnalyzerReply:
@@ -22,13 +22,13 @@ async def _poisoned_analyze(self: LocalAnalyzer, review: ReviewText) -> Analyzer
     return await _analyze(self, review)
 
 
-def _poisoned_fold(before: Any, click: Any, *args: Any, **kwargs: Any) -> Any:
+def _poisoned_fold(row: Any, click: Any, *args: Any, **kwargs: Any) -> Any:
     if click.user_id == "u-poison":
         raise RuntimeError("planted bug: this user's clicks cannot be folded")
-    return _fold_click(before, click, *args, **kwargs)
+    return _fold_click(row, click, *args, **kwargs)
 
 
 if __name__ == "__main__":
     LocalAnalyzer.analyze = _poisoned_analyze  # type: ignore[method-assign]
-    models.profile.fold_click = _poisoned_fold
+    models.user_row.fold_click_into_row = _poisoned_fold
     sys.exit(main())

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
 from streams.delivery.due_index import DueIndex, clear_all
 
 
@@ -46,3 +51,35 @@ def test_clear_all_forgets_every_index() -> None:
     two.load(3, [])
     clear_all()
     assert not one.is_loaded(0) and not two.is_loaded(3)
+
+
+async def test_a_background_rebuild_answers_at_once_keeps_pushes_and_adds_rows_as_it_reads_them() -> None:
+    index = DueIndex()
+    rows = [(f"k{i}", float(i)) for i in range(5000)]  # more than one chunk: the scan yields in between
+    task = index.rebuild_in_background(rows, lambda due: due, lambda _key, _due: 0, partitions=[0, 1])
+    assert index.is_loaded(0) and index.is_loaded(1), "loaded from the start: pushes count from now on"
+    index.push(1, 7.0, "fresh")
+    assert index.pop_due(1, 10.0) == ["fresh"]
+    assert await task == 5000
+    assert index.pop_due(0, 2.0) == ["k0", "k1", "k2"] and index.size(0) == 4997
+
+
+async def test_a_rebalance_cancels_a_running_rebuild() -> None:
+    index = DueIndex()
+    task = index.rebuild_in_background(((f"k{i}", 1.0) for i in range(10_000)), lambda due: due,
+                                       lambda _key, _due: 0, partitions=[0])
+    await asyncio.sleep(0)  # the scan reads its first chunk
+    clear_all()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not index.is_loaded(0)
+
+
+async def test_a_failed_rebuild_unloads_its_partitions_for_the_next_tick() -> None:
+    def rows() -> Iterator[tuple[str, float]]:
+        yield "a", 1.0
+        raise RuntimeError("the table was closed")
+
+    index = DueIndex()
+    assert await index.rebuild_in_background(rows(), lambda due: due, lambda _key, _due: 0, partitions=[0]) == 1
+    assert not index.is_loaded(0)

@@ -102,6 +102,15 @@ def test_routine_view_changes_the_profile_but_is_not_meaningful() -> None:
     assert f.p.counts == {"view": 2}
 
 
+def test_an_empty_profile_has_every_field_at_its_empty_value() -> None:
+    assert UserProfile.empty("u1", T0) == UserProfile(
+        user_id="u1", first_seen=T0, last_seen=T0, counts={}, category_interest={}, brand_interest={},
+        interest_as_of=None, recent_prices=[], price_band=None, cart={}, cart_updated_at=None, cart_cleared_at=None,
+        orders=0, spend=0.0, last_order_at=None, recent_order_ids=[], recency_days=None, segment="prospect",
+        review_count=0, mean_sentiment=None, sentiment_history=[], last_negative_review=None, recent_review_ids=[],
+        folded_offsets={}, marketing_opt_out=False, language=None)
+
+
 def test_fold_does_not_modify_its_input() -> None:
     f = Feeder()
     f.click("add_to_cart", T0, product_id="p1", category="kitchen", price=10.0)

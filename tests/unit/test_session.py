@@ -8,7 +8,16 @@ import pytest
 
 from models.click import ClickEvent
 from models.profile import SourceRef
-from models.session import DEFAULT_SESSION_CONFIG, Session, SessionConfig, SessionState, expire, observe, session_id_for
+from models.session import (
+    DEFAULT_SESSION_CONFIG,
+    Session,
+    SessionConfig,
+    SessionState,
+    close_due,
+    expire,
+    observe,
+    session_id_for,
+)
 
 T0 = 1_700_000_000.0
 GAP = 30 * 60.0
@@ -131,3 +140,13 @@ def test_observe_without_a_source_still_works() -> None:
     state, closed = observe(state, click(T0))  # no offsets: a duplicate cannot be recognised and counts
     assert closed is None and state.current is not None and state.current.events == 2
     assert state.folded_offsets == {}
+
+
+def test_close_due_is_just_past_the_gap_after_the_open_session_and_none_once_closed() -> None:
+    state, _ = run([click(T0), click(T0 + 100)])
+    due = close_due(state)
+    assert due is not None and due > T0 + 100 + GAP
+    assert expire(state, due)[1] is not None, "at the due time expire closes the session"
+    assert expire(state, T0 + 100 + GAP)[1] is None
+    closed_state, _ = expire(state, due)
+    assert closed_state is not None and close_due(closed_state) is None
