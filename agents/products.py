@@ -32,9 +32,9 @@ from streams.app import (
     settings,
 )
 from streams.delivery.due_index import DueIndex
+from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.watermark import WATERMARK
-from streams.fold_loop import run_fold_loop
 from streams.rule_configs import alert_config
 
 __all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
@@ -52,8 +52,9 @@ INCIDENTS_DUE = DueIndex()
 
 @app.agent(product_events_in_topic, name="products")
 async def fold_product_windows(stream: StreamT[Any]) -> None:
-    # The shared fold loop (streams/fold_loop.py): offset order, acks after the outputs are sent, skipped offsets
-    # read back, poison pills dead-lettered alone. Each insight is folded on its own (it touches a few window rows).
+    # The shared fold loop (streams/delivery/fold_loop.py): offset order, acks after the outputs are sent, skipped
+    # offsets read back, poison pills dead-lettered alone. Each insight is folded on its own (it touches a few window
+    # rows).
     await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
                         agent="products", max_batch=settings.fold_batch_max_events,
                         poison_attempts=settings.poison_max_attempts)

@@ -2,12 +2,12 @@
 user: profile and session) → `user-profiles` and `user-sessions`; the `vip_unhappy` alert rule → `alerts`; marketing
 triggers → `<app>-marketing-triggers` (agents/marketing.py writes them).
 
-Events are folded in micro-batches (streams/fold_loop.py): what a partition has ready is folded in offset order,
-each touched user's row read once, all of that user's clicks folded into it in memory, the row written once and a
-changed profile published once (when the change is meaningful: first seen, order, cart opened or closed, segment,
-interests, review, consent; not on every click). The folds skip anything at or below the highest source offset they
-have seen, which makes a replay after a crash harmless. Sessions close when a click comes after the inactivity gap,
-or when the event-time watermark passes the gap (a timer).
+Events are folded in micro-batches (streams/delivery/fold_loop.py): what a partition has ready is folded in offset
+order, each touched user's row read once, all of that user's clicks folded into it in memory, the row written once
+and a changed profile published once (when the change is meaningful: first seen, order, cart opened or closed,
+segment, interests, review, consent; not on every click). The folds skip anything at or below the highest source
+offset they have seen, which makes a replay after a crash harmless. Sessions close when a click comes after the
+inactivity gap, or when the event-time watermark passes the gap (a timer).
 
 Reviews, erasure requests and ticks are folded one at a time, between the batches of clicks around them: alerts and
 marketing triggers are decided only for events the fold accepted as new, so a replay sends neither again; their
@@ -75,12 +75,12 @@ from streams.app import (
     tombstone_topics,
 )
 from streams.delivery.due_index import DueIndex
+from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.watermark import WATERMARK
-from streams.fold_loop import run_fold_loop
 from streams.rule_configs import alert_config, marketing_config
-from streams.struct_table import StructTable
-from streams.table_options import table_options
+from streams.tables.options import table_options
+from streams.tables.struct_table import StructTable
 
 __all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "user_alerts"]
 

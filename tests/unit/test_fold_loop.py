@@ -1,4 +1,4 @@
-"""The micro-batching fold loop (streams/fold_loop.py) with a fake stream: batches are what is ready, split by
+"""The micro-batching fold loop (streams/delivery/fold_loop.py) with a fake stream: batches are what is ready, split by
 partition in offset order, with an event of that partition current for Faust's tables; acks only after the fold
 returned, in order; a failing batch is refolded one event at a time and only the poison pill dead-lettered."""
 
@@ -14,10 +14,10 @@ from aiokafka.errors import KafkaConnectionError
 from faust import streams as faust_streams
 from faust.types import TP
 
-from streams.current_event import current_event
+from streams.compat.current_event import current_event
 from streams.delivery.dead_letters import DeadLetters
+from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.skipped_reader import RereadMessage
-from streams.fold_loop import run_fold_loop
 from streams.metrics import Metrics
 
 P0 = TP("clicks", 0)

@@ -1,5 +1,5 @@
-"""The stored form of table rows (streams/stored_form.py): every field of a full row comes back equal, without field
-names in the bytes; one field can be read alone; a field added last with a default reads older rows."""
+"""The stored form of table rows (streams/tables/stored_form.py): every field of a full row comes back equal, without
+field names in the bytes; one field can be read alone; a field added last with a default reads older rows."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from models.profile import SourceRef
 from models.user_row import UserRow, fold_click_into_row, fold_insight_into_row, remember_sessions
-from streams.stored_form import StoredCodec, field_decoder
+from streams.tables.stored_form import StoredCodec, field_decoder
 from tests.unit.test_profile import make_insight, random_events
 
 

@@ -4,10 +4,10 @@ partition by partition, acknowledge it in offset order; an event that keeps fail
     await run_fold_loop(stream, fold, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
                         agent="profiles", max_batch=1000, poison_attempts=3)
 
-`fold(partition, events)` gets each partition's share of a batch, in offset order, with one of those events made
-Faust's current event (Faust picks a table row's RocksDB partition and changelog partition from it, see
-streams/current_event.py). It folds them however it likes — a profile fold reads each touched row once, folds all its
-events in memory and writes it once — and returns once every output is sent and every row written.
+`fold(partition, events)` gets each partition's share of a batch, in offset order, with one of those events made Faust's
+current event (Faust picks a table row's RocksDB partition and changelog partition from it, see
+streams/compat/current_event.py). It folds them however it likes — a profile fold reads each touched row once, folds all
+its events in memory and writes it once — and returns once every output is sent and every row written.
 
 Guarantees, the same as an agent that handles one event at a time:
 
@@ -17,8 +17,8 @@ Guarantees, the same as an agent that handles one event at a time:
 - **Nothing acknowledged before its outputs are sent.** Events are acknowledged (noack stream, `stream.ack`) only after
   `fold` returned for their batch, i.e. after every output was handed to the producer and every table write to
   Faust's changelog buffer; Faust commits only acknowledged offsets, and flushes the producer (and, with
-  streams/faust_fixes.py, its changelog buffer) before it commits. A crash before the commit replays the batch; the
-  folds skip what they already folded (the offset rule), so the replay changes nothing.
+  streams/compat/producer_buffer.py, its changelog buffer) before it commits. A crash before the commit replays the
+  batch; the folds skip what they already folded (the offset rule), so the replay changes nothing.
 - **No waiting on held events.** The loop never waits for the next event while it holds unacknowledged ones: a
   separate task reads the stream into a bounded queue, and a batch is what that queue holds when the loop comes back
   for more. A rebalance (Faust waits for every held event before it revokes a partition) therefore waits for one
@@ -42,7 +42,7 @@ from typing import Any, Final, cast
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
-from streams.current_event import current_event
+from streams.compat.current_event import current_event
 from streams.delivery.dead_letters import DeadLetters
 from streams.delivery.forwarding import with_skipped
 from streams.delivery.poison import INFRASTRUCTURE_ERRORS, attempt

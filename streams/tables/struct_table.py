@@ -7,7 +7,8 @@
 A Faust table of records encodes each value twice per write: once for RocksDB and once for the changelog record,
 each time through the record's own codec. This table is declared with raw bytes for keys and values, so Faust
 passes the bytes through: the value is encoded once, in its stored form (MessagePack arrays, no field names:
-streams/stored_form.py), and RocksDB and the changelog record share those bytes. Keys are the UTF-8 bytes of the id.
+streams/tables/stored_form.py), and RocksDB and the changelog record share those bytes. Keys are the UTF-8 bytes of the
+id.
 
 The stored format is this module's: tables written by an older release (JSON records) must be rebuilt from a
 fresh changelog (a new app id), not read.
@@ -20,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from streams.stored_form import StoredCodec, field_decoder
+from streams.tables.stored_form import StoredCodec, field_decoder
 
 __all__ = ["StructTable"]
 
