@@ -1,18 +1,24 @@
-"""What Faust itself costs per event on this machine: the floor under any Faust agent, for bench.profiles.
+"""What Faust itself costs per event on this machine: the floors under any Faust agent, for bench.profiles.
 
     python -m bench.faust_floor   (configured by the environment; bench.profiles runs it)
 
 A minimal Faust app with the worker's settings (RocksDB store, acks=all, the same producer linger, the fixes of
-streams/compat/) reads the bench's events and either does nothing with them (`stateless`: Faust's consumer,
-conductor and stream alone) or makes exactly one table read and one table write per event (`one_table_write`: a
-counter per key as raw bytes, so RocksDB plus one changelog record and no model codec). It writes
-`{"mode": ..., "events_per_s": ..., "cpu_s": ...}` (cpu_s: the process's CPU time over the same span) to
-FLOOR_RESULT and exits once FLOOR_EVENTS events are handled. The profile worker does more per click than either (a
-fold, outputs), so these are what it is measured against.
+streams/compat/) reads the bench's events and
+- `stateless`: does nothing with them (Faust's consumer, conductor and stream alone);
+- `one_table_write`: makes exactly one table read and one table write per event (a counter per key as raw bytes:
+  RocksDB plus one changelog record, no model codec);
+- `distinct_users_io`: does the I/O the profile worker cannot avoid when every click is a new user's: the user's row
+  read and written when the click creates it (a stored row's size, 250 bytes) and the new profile published (800
+  bytes, its JSON); then, as the worker does when that session closes a session gap later (here `CLOSE_AFTER` events
+  later), the row read and written again and the closed session published (250 bytes). Two reads, two writes, two
+  output records per event, nothing computed.
+It writes `{"mode": ..., "events_per_s": ..., "cpu_s": ...}` (cpu_s: the process's CPU time over the same span) to
+FLOOR_RESULT and exits once FLOOR_EVENTS events are handled.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import time
 from pathlib import Path
@@ -23,9 +29,14 @@ import orjson
 from faust.worker import Worker
 
 from streams import compat
+from streams.compat.current_event import current_event
 from streams.settings import Settings
 
-MODES = ("stateless", "one_table_write")
+MODES = ("stateless", "one_table_write", "distinct_users_io")
+# Events between a user's click and the close of that user's session in bench.profiles' distinct-users workload:
+# clicks are half a second apart, the session gap is 30 minutes.
+CLOSE_AFTER = 3600
+_ROW, _PROFILE, _SESSION = b"r" * 250, b"p" * 800, b"s" * 250
 
 
 def build(mode: str, broker: str, topic: str, partitions: int, events: int, result: Path, datadir: str,
@@ -40,7 +51,11 @@ def build(mode: str, broker: str, topic: str, partitions: int, events: int, resu
     source = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
                        partitions=partitions)
     counts = app.Table("counts", default=None, key_type=bytes, value_type=bytes, partitions=partitions)
+    outputs = app.topic(f"{topic}-floor-out-{tag}", key_type=bytes, value_type=bytes, key_serializer="raw",
+                        value_serializer="raw", partitions=partitions)
     state = {"n": 0, "first": 0.0, "first_cpu": 0.0}
+    # (key, partition) of the clicks whose sessions have not closed yet, oldest first.
+    open_sessions: collections.deque[tuple[bytes, Any]] = collections.deque()
 
     @app.agent(source, name="floor")
     async def handle(stream: Any) -> None:
@@ -50,6 +65,8 @@ def build(mode: str, broker: str, topic: str, partitions: int, events: int, resu
             if mode == "one_table_write":
                 before = counts.get(event.key)
                 counts[event.key] = b"1" if before is None else str(int(before) + 1).encode()
+            elif mode == "distinct_users_io":
+                await _distinct_users_io(event, counts, outputs, open_sessions)
             state["n"] += 1
             if state["n"] == events:
                 rate = events / (time.perf_counter() - state["first"])
@@ -59,6 +76,20 @@ def build(mode: str, broker: str, topic: str, partitions: int, events: int, resu
                 os._exit(0)  # measured; no need for an orderly shutdown of a throwaway app
 
     return app
+
+
+async def _distinct_users_io(event: Any, rows: Any, outputs: Any,
+                             open_sessions: collections.deque[tuple[bytes, Any]]) -> None:
+    rows.get(event.key)
+    rows[event.key] = _ROW
+    await outputs.send(key=event.key, value=_PROFILE, force=True)
+    open_sessions.append((event.key, event))
+    if len(open_sessions) > CLOSE_AFTER:
+        key, opened = open_sessions.popleft()
+        with current_event(opened):  # the row lives in that event's partition
+            rows.get(key)
+            rows[key] = _ROW
+        await outputs.send(key=key, value=_SESSION, force=True)
 
 
 def main() -> None:

@@ -6,8 +6,10 @@ minimal Faust agent with one table write per event, on two workloads.
 All of it reads events from the same broker (the project's Kafka on KAFKA_PORT, default 19092):
 - baseline: one aiokafka consumer reads the topic and, per event, parses the JSON and produces it to another topic,
   committing as it goes — what a hand-written repartitioner does, with no state;
-- Faust floors (bench/faust_floor.py): a minimal Faust agent with the worker's settings that does nothing, and one
-  that makes one RocksDB table read and write per event — what any Faust agent that writes once per event costs;
+- Faust floors (bench/faust_floor.py): a minimal Faust agent with the worker's settings that does nothing, one that
+  makes one RocksDB table read and write per event — what any Faust agent that writes once per event costs — and one
+  that does only the I/O a click of a new user needs (`distinct_users_io`: row written, profile published, and at the
+  session's close row written again and session published);
 - worker: `reviewstream worker` (RocksDB tables) validates each click (keyed by user, so read by the profile fold
   directly), folds it into the user's profile and session (one table row), and publishes meaningful changes.
 Two workloads of the same size: distinct users (`--users` = `--events`: every click creates a profile, the worst
@@ -257,6 +259,7 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path,
     cpu_us = {name: round(us, 1) for name, us in (
         ("baseline", base_cpu / n * 1e6), ("faust_stateless", floors["stateless"]["cpu_s"] / n * 1e6),
         ("faust_one_table_write", floors["one_table_write"]["cpu_s"] / n * 1e6),
+        ("faust_distinct_users_io", floors["distinct_users_io"]["cpu_s"] / n * 1e6),
         ("mix_faust_one_table_write", mix_floor["cpu_s"] / n * 1e6), ("worker", worker["cpu_us_per_event"]),
         ("mix_worker", mix_worker["cpu_us_per_event"]))}
     return {
@@ -273,6 +276,13 @@ async def run(n: int, users: int, port: int, seed: int, workdir: Path,
         "faust_one_table_write_events_per_s": round(one_write, 1),
         "faust_one_table_write_ratio": round(one_write / base_rate, 3),
         "worker_vs_one_write_floor": round(worker["events_per_s"] / one_write, 3),
+        # What the worker cannot avoid with one click per user (bench/faust_floor.py `distinct_users_io`: two reads,
+        # two writes, two output records per event, nothing computed), against the one-write floor: the ratio no
+        # worker that keeps sessions and publishes them can pass on this workload; and the worker against it.
+        "faust_distinct_users_io_events_per_s": round(floors["distinct_users_io"]["events_per_s"], 1),
+        "distinct_users_io_vs_one_write_floor": round(floors["distinct_users_io"]["events_per_s"] / one_write, 3),
+        "worker_vs_distinct_users_io_floor": round(worker["events_per_s"]
+                                                   / floors["distinct_users_io"]["events_per_s"], 3),
         # The realistic mix, same number of events: the worker and the one-write floor on it.
         "mix_worker_events_per_s": round(mix_worker["events_per_s"], 1),
         "mix_faust_one_table_write_events_per_s": round(mix_one_write, 1),
