@@ -25,8 +25,9 @@ Guarantees, the same as an agent that handles one event at a time:
   batch at most.
 - **Poison pills alone.** When `fold` raises an unexpected error for a batch, the partition's events are folded again
   one at a time, each up to `poison_attempts` times; the one that still fails is dead-lettered (`fold_failed`) and
-  the others are folded. Errors of the infrastructure (streams/delivery/poison.py) propagate: the worker stops and
-  the batch is replayed after a restart.
+  the others are folded. Errors of the infrastructure (streams/delivery/poison.py) propagate: the loop crashes the
+  app (`app.crash`), so the worker stops and the batch is replayed after a restart — never an agent restarted in
+  place with events held.
 """
 
 from __future__ import annotations
@@ -117,6 +118,14 @@ async def run_fold_loop(
                 if end.error is not None:
                     raise end.error
                 return
+    except Exception as exc:
+        # Left to itself, Faust's supervisor restarts the agent in place: the events this loop holds would stay
+        # unacknowledged in this process, stalling their partitions' commits, and a later rebalance could commit
+        # past them. Stopping the worker replays them after the restart instead (chaos tests found a review lost).
+        log.critical("%s: folding stopped on %s: %s; stopping the worker so that the %d events held are replayed "
+                     "after a restart", agent, type(exc).__name__, exc, len(holding), exc_info=True)
+        await app.crash(exc)
+        raise
     finally:
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)

@@ -68,6 +68,13 @@ async def forward_in_order(
             if acker.done():
                 # The acker only stops on a failed delivery: stop consuming, the unacked events are replayed.
                 acker.result()
+    except Exception as exc:
+        # Not an agent restarted in place by Faust's supervisor, with the queued events never acknowledged: the
+        # worker stops and they are replayed after its restart (streams/delivery/fold_loop.py says more).
+        log.critical("%s: forwarding stopped on %s: %s; stopping the worker so that the %d events queued are replayed "
+                     "after a restart", agent, type(exc).__name__, exc, queue.qsize(), exc_info=True)
+        await stream.app.crash(exc)
+        raise
     finally:
         acker.cancel()
         await asyncio.gather(acker, return_exceptions=True)

@@ -33,6 +33,10 @@ class FakeEvent:
 @dataclass
 class FakeApp:
     consumer_generation_id: int = 1
+    crashed: list[BaseException] = field(default_factory=list)
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crashed.append(reason)
 
 
 @dataclass
@@ -200,6 +204,8 @@ async def test_an_infrastructure_error_stops_the_loop_with_nothing_acked() -> No
     with pytest.raises(KafkaConnectionError):
         await asyncio.wait_for(task, DEADLINE_S)
     assert stream.acked == []
+    assert [type(reason) for reason in stream.app.crashed] == [KafkaConnectionError], (
+        "the worker stops: an agent restarted in place would keep the held events unacknowledged")
 
 
 async def test_offsets_the_consumer_skipped_are_folded_before_the_event_that_revealed_them() -> None:
