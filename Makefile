@@ -14,7 +14,7 @@ help:
 	@echo "make demo [ARGS=--once]   local Kafka + worker + sample reviews, results live"
 	@echo "make test                 the whole test suite against a broker it starts and stops"
 	@echo "make kafka-up|kafka-down  the local single-node Kafka (KAFKA_PORT, default 9092)"
-	@echo "make lint                 ruff and mypy"
+	@echo "make lint                 ruff, mypy --strict on the package, mypy on the benches"
 	@echo "make bench-quality        accuracy of the offline analyzer on held-out real reviews"
 
 $(BIN)/python:
@@ -54,7 +54,8 @@ test-unit: model
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy streams agents models bench
+	$(BIN)/mypy --strict streams agents models
+	$(BIN)/mypy bench
 
 bench-quality: model
 	$(BIN)/python -m bench.quality

@@ -29,6 +29,7 @@ from streams.app import (
     product_events_in_topic,
     product_sentiment_topic,
     reread,
+    served_by_owner,
     settings,
 )
 from streams.delivery.due_index import DueIndex
@@ -141,7 +142,7 @@ def _incident_due(state: ProductAlertState) -> float | None:
 
 @app.page("/products/{product_id}/")
 @guarded
-@app.table_route(table=product_index, match_info="product_id")
+@served_by_owner(product_index, "product_id")
 async def product_view(web: Any, request: Any, product_id: str) -> Any:
     """The product's recent sentiment windows, newest last, from the worker that owns the product's partition."""
     starts = product_index.get(product_id)

@@ -70,6 +70,7 @@ from streams.app import (
     profile_events_topic,
     profiles_topic,
     reread,
+    served_by_owner,
     sessions_topic,
     settings,
     tombstone_topics,
@@ -505,7 +506,7 @@ async def tick_partitions() -> None:
 
 @app.page("/profiles/{user_id}/")
 @guarded
-@app.table_route(table=profiles.table, match_info="user_id")
+@served_by_owner(profiles.table, "user_id")
 async def profile_view(web: Any, request: Any, user_id: str) -> Any:
     """The current profile and open session of a user, served by whichever worker owns the user's partition."""
     row = profiles.get(user_id)

@@ -6,12 +6,16 @@ Run it with `reviewstream worker` (or `faust -A streams.app worker`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import faust
 import rocksdict
+from faust.exceptions import SameNode
 from faust.web import Request, Response, View
+from faust.web.exceptions import ServiceUnavailable
 from prometheus_client import generate_latest
 
 from models.alerts import Alert
@@ -22,7 +26,7 @@ from models.insight import ReviewInsight
 from models.marketing import MarketingMessage, MarketingTrigger
 from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
-from streams.compat.faust_internals import committed_offset, partition_databases
+from streams.compat.faust_internals import committed_offset, partition_databases, proxy_request
 from streams.delivery import due_index
 from streams.delivery.dead_letters import DeadLetters
 from streams.delivery.lag import LagTracker
@@ -61,6 +65,7 @@ __all__ = [
     "profiles_topic",
     "reread",
     "reviews_topic",
+    "served_by_owner",
     "sessions_topic",
     "settings",
     "support_queue_topic",
@@ -161,6 +166,34 @@ forwarded_reader = ForwardedReader(forwarded_sources, bounds, SourceEnds(kafka_e
 reread = KafkaSkippedReader(kafka)
 # The views that show personal data ask for the API token (streams/security/api_auth.py).
 guarded = ApiGuard(settings.api_token)
+
+
+def served_by_owner(table: Any, match_info: str) -> Callable[[Any], Any]:
+    """Decorate a page that reads `table` at the key in the URL (`match_info`): answered by the worker that holds
+    that key's partition, proxied there from any other.
+
+    Faust's own `app.table_route` finds the partition from the key as the table's key codec writes it (JSON:
+    b'"u001"'), but every table row lives in the partition of its input event, whose key is the raw id (b'u001'):
+    with two workers it sent about half of the requests to a worker that did not hold the row (a 404). The partition
+    here is the raw key's, by the producer's partitioner over the table's changelog topic, as the input's."""
+    changelog = table.changelog_topic.get_topic_name()
+
+    def decorate(view: Any) -> Any:
+        @functools.wraps(view)
+        async def routed(page: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            key = request.match_info[match_info].encode("utf-8")
+            try:
+                owner = app.assignor.key_store(changelog, key)
+            except KeyError as exc:  # no assignment yet (starting, rebalancing)
+                raise ServiceUnavailable() from exc
+            try:
+                return await proxy_request(app, owner, page.web, request)
+            except SameNode:
+                return await view(page, request, *args, **kwargs)
+
+        return routed
+
+    return decorate
 dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
 
 

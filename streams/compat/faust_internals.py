@@ -1,15 +1,17 @@
 """Private attributes of faust-streaming 0.15.3 that the worker reads, each behind one accessor.
 
 Faust keeps the committed offsets privately (`Consumer._committed_offset`) and exposes no lag metric, and its RocksDB
-store keeps one database per partition in `Store._dbs`; the metrics need both. Checked with the versions in
-`versions.py`.
+store keeps one database per partition in `Store._dbs`; the metrics need both. Its router proxies an HTTP request to
+another worker only behind a key lookup that serializes the key with the table's key codec
+(`Router._route_req` does the proxying alone); the views need the proxying with their own lookup. Checked with the
+versions in `versions.py`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["committed_offset", "partition_databases"]
+__all__ = ["committed_offset", "partition_databases", "proxy_request"]
 
 
 def committed_offset(consumer: Any, tp: Any) -> int | None:
@@ -21,3 +23,9 @@ def committed_offset(consumer: Any, tp: Any) -> int | None:
 def partition_databases(store: Any) -> dict[Any, Any] | None:
     """A RocksDB table store's open databases by partition, or None for another store (memory://)."""
     return getattr(store, "_dbs", None)
+
+
+async def proxy_request(app: Any, destination: Any, web: Any, request: Any) -> Any:
+    """The response of the worker at `destination` (a URL) to `request`; raises `faust.exceptions.SameNode` when
+    that worker is this one."""
+    return await app.router._route_req(destination, web, request)

@@ -202,6 +202,12 @@ async def test_two_workers_share_partitions_and_one_leaving_loses_nothing(deploy
     two = deployment.start_worker("w2")
     await produce_all(deployment, clicks[:half], reviews[:40])
     await wait_for_profiles(deployment, 60, two)
+    # Each worker answers for every user, its own partitions' or proxied to the other (the view routes by the raw
+    # user id, the key the rows are partitioned by).
+    so_far = reference_profiles(clicks[:half], await all_insights(deployment, reviews[:40]))
+    for name in ("w1", "w2"):
+        problems = await profiles_match(deployment.web_ports[name], so_far)
+        assert not problems, f"through {name}: {len(problems)} profiles differ, e.g. {list(problems.items())[:3]}"
     one.send_signal(signal.SIGTERM)
     one.wait(timeout=60)
     await produce_all(deployment, clicks[half:], reviews[40:])
