@@ -17,6 +17,7 @@ from typing import Any, cast
 from faust.streams import Stream
 from faust.types import EventT, StreamT
 
+from streams.compat.faust_internals import release_redelivery
 from streams.delivery.dead_letters import DeadLetters
 from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.skipped_offsets import SkipDetector
@@ -118,6 +119,7 @@ async def with_skipped(
         message = event.message
         verdict, first_missing = skips.observe(app.consumer_generation_id, message.tp, message.offset)
         if verdict == "again":
+            release_redelivery(message)
             continue
         if verdict == "hole":
             log.error("%s[%s]: offsets %d..%d were skipped by the consumer; reading them back", message.topic,

@@ -213,8 +213,9 @@ async def test_two_workers_share_partitions_and_one_leaving_loses_nothing(deploy
     await produce_all(deployment, clicks[half:], reviews[40:])
     expected = reference_profiles(clicks, await all_insights(deployment, reviews))
     problems = await profiles_match(deployment.web_ports["w2"], expected)
-    assert not problems, f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n" + \
-        deployment.log_tail("w2")
+    if problems:
+        pytest.fail(f"{len(problems)} profiles differ, e.g. {list(problems.items())[:3]}\n"
+                    + await deployment.diagnose("w2", two), pytrace=False)
 
 
 async def test_an_idle_session_closes_on_a_tick_without_another_click(deployment: Deployment) -> None:

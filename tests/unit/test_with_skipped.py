@@ -4,6 +4,7 @@ streams/delivery/forwarding.py `with_skipped` with fake events and a fake read-b
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 from faust.types import TP
@@ -101,3 +102,23 @@ async def test_a_failed_read_back_stops_the_agent_before_the_event_that_revealed
         async for event in with_skipped(_events((P0, 1), (P0, 4)), FakeApp(), Metrics(), Broken()):
             seen.append(event.message.offset)
     assert seen == [1]
+
+
+@pytest.mark.asyncio
+async def test_a_redelivery_left_out_is_released_so_that_a_rebalance_does_not_wait_for_it() -> None:
+    @dataclass
+    class Delivered:
+        tp: TP
+        offset: int
+        acked: bool = False
+
+    first, again = Delivered(P0, 10), Delivered(P0, 10)
+
+    async def events() -> AsyncIterator[FakeEvent]:
+        for message in (first, again, Delivered(P0, 11)):
+            yield FakeEvent(message)  # type: ignore[arg-type]
+
+    seen = [event.message async for event in with_skipped(events(), FakeApp(), Metrics(), Reader())]
+    assert [m.offset for m in seen] == [10, 11]
+    assert again.acked, "Consumer.wait_empty would wait for the left-out copy"
+    assert not first.acked, "the delivery that is handled is acked by its agent, in its turn"
