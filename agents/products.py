@@ -4,7 +4,8 @@ integrity (agents/product_integrity.py) → `review-integrity` and `review_campa
 
 A review arrives from its author's partition with the account's evidence (kind `review`), is assessed first, and
 then folded into the windows — unless it is flagged on arrival and `integrity_exclude_flagged` is on: then it counts
-in no window and no rule, so a campaign can neither fake a negative spike or a competitor trend nor hide one. A
+in no window and no rule (safety_issue included: it runs on this path; an urgent review still reached the support
+queue), so a campaign can neither fake a negative spike or a competitor trend nor hide one. A
 review flagged later (by a later copy of its text, a burst around it, its account caught elsewhere) stays where it
 was counted: windows are published as they fold, and taking a review back out would need every window it touched.
 
