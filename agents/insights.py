@@ -1,8 +1,8 @@
-"""`review-insights` → by user to `<app>-profile-events`, by product to `<app>-product-events`, urgent ones to
-`support-queue`.
+"""`review-insights` → by user to `<app>-profile-events`, urgent ones to `support-queue`.
 
-Insights are keyed by review_id; profiles and product windows live in tables partitioned by user and by product,
-so each insight is forwarded to the partition that owns its user and its product.
+Insights are keyed by review_id; profiles live in a table partitioned by user, so each insight is forwarded to the
+partition that owns its user. The profile agent sends it on to its product's partition with its author's integrity
+evidence (agents/profiles.py): the product stage judges a review before it counts in the product's windows.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from streams.app import (
     dead_letters,
     insights_in_topic,
     metrics,
-    product_events_topic,
     profile_events_topic,
     reread,
     settings,
@@ -41,10 +40,10 @@ def route_insight(event: EventT[Any]) -> Sequence[Output]:
     except InvalidEvent as exc:
         # Not ours (we only write valid insights), but a stranger may write to the topic.
         return [dead_letters.output(message, exc.reason, exc.detail, exc)]
-    user_id, product_id = insight["user_id"], insight["product_id"]
+    user_id = insight["user_id"]
     forwarded = ForwardedEvent(kind="insight", source_topic=message.topic, source_partition=message.partition,
                              source_offset=message.offset, payload=insight)
-    outputs = [Output(profile_events_topic, user_id, forwarded), Output(product_events_topic, product_id, forwarded)]
+    outputs = [Output(profile_events_topic, user_id, forwarded)]
     urgency = insight.get("urgency")
     if urgency in settings.support_queue_urgency:
         # The support desk reads its queue, not the analytics stream; the insight carries the reply draft.

@@ -1,5 +1,13 @@
 """`<app>-product-events` → per-product sentiment windows (event time) → `product-sentiment`, and the product alert
-rules (safety_issue, negative_spike, competitor_trend; models/alerts.py) → `alerts`.
+rules (safety_issue, negative_spike, competitor_trend; models/alerts.py) → `alerts`; and the product stage of review
+integrity (agents/product_integrity.py) → `review-integrity` and `review_campaign` alerts.
+
+A review arrives from its author's partition with the account's evidence (kind `review`), is assessed first, and
+then folded into the windows — unless it is flagged on arrival and `integrity_exclude_flagged` is on: then it counts
+in no window and no rule (safety_issue included: it runs on this path; an urgent review still reached the support
+queue), so a campaign can neither fake a negative spike or a competitor trend nor hide one. A
+review flagged later (by a later copy of its text, a burst around it, its account caught elsewhere) stays where it
+was counted: windows are published as they fold, and taking a review back out would need every window it touched.
 
 Windows live in a plain table keyed `product_id:window_start` rather than a Faust windowed table, whose pitfalls are
 listed in models/product_sentiment.py (message time instead of event time, hopping values, keys that never expire
@@ -14,11 +22,18 @@ from typing import Any
 
 from faust.types import EventT, StreamT
 
+from agents.product_integrity import (
+    assess_arrival,
+    expire_quiet_campaigns,
+    integrity_products,
+    revise_for_match,
+    revise_for_taint,
+)
 from models.alerts import ProductAlertState, evaluate_product, expire_incidents, incidents_due
 from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent
 from models.product_sentiment import ProductWindow, fold_insight_into_window, window_bounds, window_key
-from models.profile import InsightFacts, insight_facts
+from models.profile import InsightFacts, SourceRef, insight_facts
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
@@ -38,7 +53,7 @@ from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config
 
-__all__ = ["fold_product_windows", "product_alerts", "product_index", "product_windows"]
+__all__ = ["fold_product_windows", "integrity_products", "product_alerts", "product_index", "product_windows"]
 
 product_windows = app.Table("product_windows", value_type=ProductWindow, partitions=settings.topic_partitions,
                             help="product_id:window_start → ProductWindow")
@@ -69,7 +84,7 @@ async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None
 async def _handle(event: EventT[Any]) -> None:
     message = event.message
     try:
-        await _fold(await forwarded_reader.read(message.value), message.partition)
+        await _fold(await forwarded_reader.read(message.value), event)
     except InvalidEvent as exc:
         # Garbled or forged: never folded (a forged source offset would hide that partition's real insights).
         await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
@@ -77,11 +92,28 @@ async def _handle(event: EventT[Any]) -> None:
         await dead_letters.send(event, exc, stage="fold")
 
 
-async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
-    if forwarded.kind == "tick":
-        await _end_quiet_incidents(partition, float(forwarded.payload["now"]))
-        return
-    facts = insight_facts(forwarded.payload)
+async def _fold(forwarded: ForwardedEvent, event: EventT[Any]) -> None:
+    partition = event.message.partition
+    kind, payload = forwarded.kind, forwarded.payload
+    if kind == "tick":
+        await _end_quiet_incidents(partition, float(payload["now"]))
+        await expire_quiet_campaigns(partition, float(payload["now"]))
+    elif kind == "review":
+        if await assess_arrival(payload, forwarded.source, event):
+            await _fold_insight(payload["insight"], forwarded.source, partition)
+    elif kind == "text_match":
+        await revise_for_match(payload, event)
+    elif kind == "taint":
+        await revise_for_taint(payload, event)
+    elif kind == "insight":
+        # Sent straight from the insights agent by a version without the integrity step: in flight at the upgrade.
+        await _fold_insight(payload, forwarded.source, partition)
+    else:
+        raise InvalidEvent("invalid_internal_event", f"a forwarded {kind} has no place on the product events topic")
+
+
+async def _fold_insight(insight: dict[str, Any], source: SourceRef, partition: int) -> None:
+    facts = insight_facts(insight)
     WATERMARK.observe(facts.at)
     starts: list[int] = list(product_index.get(facts.product_id) or [])
     newest: ProductWindow | None = None
@@ -90,7 +122,7 @@ async def _fold(forwarded: ForwardedEvent, partition: int) -> None:
         window = product_windows.get(key)
         if window is not None and window.window_end != window_end:
             window = None  # the window size was reconfigured: the old window under this key is superseded
-        folded = fold_insight_into_window(window, forwarded.payload, window_start, window_end, forwarded.source)
+        folded = fold_insight_into_window(window, insight, window_start, window_end, source)
         if folded is window:
             continue  # a replay: nothing new
         product_windows[key] = folded

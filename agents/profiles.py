@@ -32,6 +32,8 @@ from models.alerts import UserAlertState, evaluate_user, expire_incidents, incid
 from models.click import ClickEvent, parse_click
 from models.errors import InvalidEvent
 from models.forwarded_event import TICK_SOURCE, ForwardedEvent
+from models.integrity import AccountFlag, AccountState, flag_account, fold_account_review, review_facts
+from models.integrity.wire import account_key, account_partition
 from models.marketing import MarketingDecision, MarketingState, due_triggers, schedule, thank_you_trigger, triggers_due
 from models.privacy import (
     ErasedMarker,
@@ -79,11 +81,12 @@ from streams.delivery.due_index import DueIndex
 from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.watermark import WATERMARK
-from streams.rule_configs import alert_config, marketing_config
+from streams.rule_configs import alert_config, integrity_config, marketing_config
 from streams.tables.options import table_options
 from streams.tables.struct_table import StructTable
 
-__all__ = ["erased", "fold_profiles", "marketing_state", "profiles", "published_keys", "user_alerts"]
+__all__ = ["erased", "fold_profiles", "integrity_accounts", "marketing_state", "profiles", "published_keys",
+           "user_alerts"]
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +107,16 @@ published_keys = app.Table("published_keys", value_type=PublishedKeys, partition
 erased = app.Table("erased", value_type=ErasedMarker, partitions=settings.topic_partitions,
                    help="keyed hash of an erased user_id → offsets folded before the erasure",
                    options=table_options(settings))
+# The integrity step's user stage (models/integrity/account.py), keyed by the account's pseudonym (a keyed hash of
+# the user id: models/integrity/wire.py), on the user's partition.
+integrity_accounts = app.Table("integrity_accounts", value_type=AccountState, partitions=settings.topic_partitions,
+                               help="account pseudonym → AccountState (review history for review integrity)",
+                               options=table_options(settings))
 # Erased users are remembered under a keyed hash (models/privacy.py).
 ERASURE_SALT = (settings.privacy_salt.get_secret_value() if settings.privacy_salt else settings.app_id).encode()
 ALERT_CONFIG = alert_config(settings)
 MARKETING_CONFIG = marketing_config(settings)
+INTEGRITY_CONFIG = integrity_config(settings)
 # What comes due when on this worker's partitions: sessions to close, marketing triggers, VIP incidents to end.
 SESSIONS_DUE, MARKETING_DUE, VIP_DUE = DueIndex(), DueIndex(), DueIndex()
 
@@ -226,7 +235,7 @@ class _Batch:
         if publish:
             await send_output(Output(profiles_topic, user_id, profile.dumps()), metrics)
         if touched.insight is not None:
-            await _after_insight(profile, touched.insight, self.partition)
+            await _after_insight(profile, touched.insight, self.partition, touched.event)
         if _schedule_facts(profile) != touched.schedule_before:  # most clicks change neither cart nor orders
             _reschedule(profile, self.partition)
 
@@ -276,9 +285,14 @@ async def _on_forwarded(forwarded: ForwardedEvent, event: EventT[Any], batch: _B
     await batch.flush()
     if forwarded.kind == "tick":
         await _on_tick(batch.partition, float(forwarded.payload["now"]))
-    else:
+    elif forwarded.kind == "account_flag":
+        await _on_account_flag(forwarded.payload, event, batch.partition)
+    elif forwarded.kind == "insight":
         batch.insight(forwarded, event)
         await batch.flush()
+    else:
+        raise InvalidEvent("invalid_internal_event", f"a forwarded {forwarded.kind} has no place on the profile "
+                           f"events topic")
 
 
 async def _on_erasure_request(event: EventT[Any]) -> None:
@@ -326,6 +340,10 @@ async def _erase(request: ErasureRequest) -> None:
         if user_id in table:
             del table[user_id]
             rows[table.name] = 1
+    account = _account_key(user_id)
+    if account in integrity_accounts:
+        del integrity_accounts[account]
+        rows[integrity_accounts.name] = 1
     topics = {"profiles": settings.profiles_topic, "sessions": settings.sessions_topic,
               "marketing": settings.marketing_topic, "alerts": settings.alerts_topic}
     audit = ErasureAudit(request_id=request.request_id, requested_at=request.requested_at, completed_at=time.time(),
@@ -374,7 +392,8 @@ def _reschedule(profile: UserProfile, partition: int) -> None:
         MARKETING_DUE.push(partition, triggers_due(scheduled), profile.user_id)
 
 
-async def _after_insight(profile: UserProfile, insight: dict[str, Any], partition: int) -> None:
+async def _after_insight(profile: UserProfile, insight: dict[str, Any], partition: int, event: EventT[Any]) -> None:
+    await _assess_account(profile, insight, partition, event)
     facts = insight_facts(insight)
     outcome = evaluate_user(user_alerts.get(profile.user_id), profile, facts, str(insight.get("intent") or ""),
                             ALERT_CONFIG)
@@ -388,6 +407,48 @@ async def _after_insight(profile: UserProfile, insight: dict[str, Any], partitio
         _remember(profile.user_id, alerts=[alert.alert_id for alert in outcome.alerts])
     decision = thank_you_trigger(marketing_state.get(profile.user_id), profile, facts, partition, MARKETING_CONFIG)
     await _send_triggers(decision, partition)
+
+
+def _account_key(user_id: str) -> str:
+    return account_key(user_id, ERASURE_SALT, _partition_of(user_id))
+
+
+async def _assess_account(profile: UserProfile, insight: dict[str, Any], partition: int, event: EventT[Any]) -> None:
+    """The integrity step's user stage: fold the review into its author's account state and send the review on to
+    its product's partition with what the account looked like (models/integrity/account.py). The product windows
+    get the review from there, after its integrity verdict (agents/products.py). The source is this message's own
+    position on the profile events: the product stage's replay guard."""
+    account = account_key(profile.user_id, ERASURE_SALT, partition)
+    facts = review_facts(insight)._replace(user_id=account)
+    message = event.message
+    source = SourceRef(message.topic, message.partition, message.offset)
+    update = fold_account_review(_read(integrity_accounts, account), profile, facts, source, INTEGRITY_CONFIG)
+    if update.evidence is None:
+        return  # a replay: its product has it
+    integrity_accounts[account] = update.state
+    review = ForwardedEvent(kind="review", source_topic=source.topic, source_partition=source.partition,
+                            source_offset=source.offset, payload={"insight": insight,
+                                                                  "evidence": update.evidence.asdict()})
+    await send_output(Output(product_events_topic, facts.product_id, review), metrics)
+
+
+async def _on_account_flag(payload: dict[str, Any], event: EventT[Any], partition: int) -> None:
+    """A review of the account was flagged: taint its other recent reviews, on their products' partitions."""
+    flag = AccountFlag(**payload)
+    if account_partition(flag.user_id) != partition:
+        # A keying bug or a forgery: the account's row is on another partition.
+        raise InvalidEvent("invalid_internal_event", f"an account flag of partition "
+                           f"{account_partition(flag.user_id)} read on partition {partition}")
+    state = _read(integrity_accounts, flag.user_id)
+    outcome = flag_account(state, flag, INTEGRITY_CONFIG)
+    if outcome.state is None or outcome.state is state:
+        return  # an account this worker never saw review, or a flag seen before
+    integrity_accounts[flag.user_id] = outcome.state
+    message = event.message
+    for taint in outcome.taints:
+        forwarded = ForwardedEvent(kind="taint", source_topic=message.topic, source_partition=message.partition,
+                                   source_offset=message.offset, payload=taint.asdict())
+        await send_output(Output(product_events_topic, taint.product_id, forwarded), metrics)
 
 
 async def _on_tick(partition: int, now: float) -> None:

@@ -63,7 +63,7 @@ class Fleet:
                 ("dead_letters", "dead-letters"), ("profiles", "user-profiles"), ("sessions", "user-sessions"),
                 ("product_sentiment", "product-sentiment"), ("alerts", "alerts"), ("marketing", "marketing-messages"),
                 ("support_queue", "support-queue"), ("privacy_requests", "privacy-requests"),
-                ("privacy_audit", "privacy-audit"))},
+                ("privacy_audit", "privacy-audit"), ("review_integrity", "review-integrity"))},
             "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
             "REVIEWSTREAM_API_TOKEN": self.api_token,
             # A SIGKILLed worker stays in the group until its session times out (Faust's default: 60 s); the group

@@ -28,12 +28,14 @@ from models.bounds import DEFAULT_BOUNDS, MAX_OFFSET, FieldBounds
 from models.click import click_from_data
 from models.errors import InvalidEvent
 from models.insight import parse_insight
+from models.integrity.wire import INTEGRITY_KINDS, parse_integrity_payload
 from models.profile import SourceRef
 from models.wire import bounded_int, decode_json_object, event_time
 
 __all__ = ["TICK_SOURCE", "ForwardedEvent", "ForwardedKind", "ForwardedSources", "parse_forwarded_event"]
 
-ForwardedKind = Literal["click", "insight", "tick"]
+# The integrity kinds (review, text_match, taint, account_flag, band_probe) are described in models/integrity/wire.py.
+ForwardedKind = Literal["click", "insight", "tick", "review", "text_match", "taint", "account_flag", "band_probe"]
 _KINDS: Final[tuple[str, ...]] = get_args(ForwardedKind)
 # The source topic a tick names: ticks come from a timer, not from a topic.
 TICK_SOURCE: Final = "tick"
@@ -55,13 +57,19 @@ class ForwardedEvent(faust.Record, include_metadata=False, serializer="json"):
 
 @dataclass(frozen=True, slots=True)
 class ForwardedSources:
-    """The topics a forwarded event may name as its source, by kind."""
+    """The topics a forwarded event may name as its source, by kind: the topic the forwarding stage read it from.
+    An integrity kind whose topic is not given ("") is never accepted."""
 
     clicks: str
     insights: str
+    profile_events: str = ""
+    product_events: str = ""
+    integrity_bands: str = ""
 
     def allowed(self, kind: str) -> str:
-        return {"click": self.clicks, "insight": self.insights, "tick": TICK_SOURCE}[kind]
+        return {"click": self.clicks, "insight": self.insights, "tick": TICK_SOURCE,
+                "review": self.profile_events, "taint": self.profile_events, "account_flag": self.product_events,
+                "band_probe": self.product_events, "text_match": self.integrity_bands}[kind]
 
 
 def parse_forwarded_event(raw: bytes | str | None, *, sources: ForwardedSources,
@@ -73,7 +81,7 @@ def parse_forwarded_event(raw: bytes | str | None, *, sources: ForwardedSources,
     if kind not in _KINDS:
         raise InvalidEvent("invalid_internal_event", f"field 'kind' is {kind!r:.60}, not one of {', '.join(_KINDS)}")
     topic = data.get("source_topic")
-    if topic != sources.allowed(kind):
+    if not topic or topic != sources.allowed(kind):
         raise InvalidEvent("invalid_internal_event", f"a forwarded {kind} names source topic {topic!r:.80}; only "
                            f"{sources.allowed(kind)!r} forwards {kind}s")
     partition = bounded_int(data, "source_partition", low=0, high=_MAX_PARTITION)
@@ -88,6 +96,8 @@ def parse_forwarded_event(raw: bytes | str | None, *, sources: ForwardedSources,
         payload = click_from_data(payload, bounds=bounds, now=now).to_dict()
     elif kind == "insight":
         payload = parse_insight(payload, bounds=bounds, now=now)
+    elif kind in INTEGRITY_KINDS:
+        payload = parse_integrity_payload(kind, payload, bounds=bounds, now=now)
     else:
         tick_now = event_time(payload.get("now"), "now", bounds, now)
         if tick_now is None or set(payload) != {"now"}:

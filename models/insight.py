@@ -116,6 +116,10 @@ class ReviewInsight(WireRecord):
     rating: int | None = None
     review_created_at: float | None = None
     analyzed_at: float = 0.0
+    # The MinHash signature of the redacted text and its shingle count (models/integrity/text.py), for the
+    # review-integrity step downstream: the insight carries no text. None from a producer that does not compute it.
+    text_signature: str | None = None
+    text_shingles: int | None = None
 
     @classmethod
     def build(
@@ -131,6 +135,8 @@ class ReviewInsight(WireRecord):
         rating: int | None,
         review_created_at: float | None,
         analyzed_at: float,
+        text_signature: str | None = None,
+        text_shingles: int | None = None,
     ) -> ReviewInsight:
         return cls(
             review_id=review_id,
@@ -142,6 +148,8 @@ class ReviewInsight(WireRecord):
             rating=rating,
             review_created_at=review_created_at,
             analyzed_at=analyzed_at,
+            text_signature=text_signature,
+            text_shingles=text_shingles,
             **{k: v for k, v in analysis.to_dict().items() if k != "aspects"},
             aspects=list(analysis.aspects),
         )

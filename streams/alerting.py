@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from models.alerts import AlertOutcome
+from collections.abc import Sequence
+from typing import Protocol
+
+from models.alerts import Alert
 from streams.app import alerts_topic, metrics
 from streams.delivery.output import Output, send_output
 
 __all__ = ["publish_alerts"]
 
 
-async def publish_alerts(outcome: AlertOutcome) -> None:
+class Decided(Protocol):
+    """What a rule decided: `models.alerts.AlertOutcome`, `models.integrity.IntegrityOutcome`."""
+
+    @property
+    def alerts(self) -> Sequence[Alert]: ...
+
+    @property
+    def suppressed(self) -> Sequence[str]: ...
+
+
+async def publish_alerts(outcome: Decided) -> None:
     # Sent without waiting, like the other fold outputs: Faust flushes the producer before it commits the input.
     for alert in outcome.alerts:
         await send_output(Output(alerts_topic, alert.alert_id, alert), metrics)

@@ -23,6 +23,7 @@ from models.bounds import PRODUCER_MAX_REQUEST_BYTES
 from models.dead_letter import DeadLetter
 from models.forwarded_event import ForwardedEvent, ForwardedSources
 from models.insight import ReviewInsight
+from models.integrity.records import ReviewIntegrity
 from models.marketing import MarketingMessage, MarketingTrigger
 from models.privacy import ErasureAudit
 from models.product_sentiment import ProductWindow
@@ -50,6 +51,8 @@ __all__ = [
     "guarded",
     "insights_in_topic",
     "insights_topic",
+    "integrity_bands_in_topic",
+    "integrity_bands_topic",
     "kafka",
     "lag",
     "marketing_topic",
@@ -64,6 +67,7 @@ __all__ = [
     "profile_events_topic",
     "profiles_topic",
     "reread",
+    "review_integrity_topic",
     "reviews_topic",
     "served_by_owner",
     "sessions_topic",
@@ -154,12 +158,18 @@ product_events_in_topic = _declare("product_events")
 marketing_triggers_in_topic = _declare("marketing_triggers")
 privacy_audit_topic = _declare("privacy_audit", ErasureAudit)
 privacy_requests_in_topic = _declare("privacy_requests")
+review_integrity_topic = _declare("review_integrity", ReviewIntegrity)
+integrity_bands_topic = _declare("integrity_bands", ForwardedEvent)
+integrity_bands_in_topic = _declare("integrity_bands")
 # Raw declarations of the compacted outputs keyed by a user (or a user's session, message, alert): a record with no
 # value (a tombstone) makes compaction drop the key; Faust's JSON codec would write `null` instead.
 tombstone_topics = {role: _declare(role) for role in ("profiles", "sessions", "marketing", "alerts")}
 
 bounds = settings.field_bounds()
-forwarded_sources = ForwardedSources(clicks=settings.clickstream_topic, insights=settings.insights_topic)
+forwarded_sources = ForwardedSources(clicks=settings.clickstream_topic, insights=settings.insights_topic,
+                                     profile_events=settings.profile_events_topic,
+                                     product_events=settings.product_events_topic,
+                                     integrity_bands=settings.integrity_bands_topic)
 # How the folds read what other workers forwarded to them: strictly, and only from sources that exist.
 forwarded_reader = ForwardedReader(forwarded_sources, bounds, SourceEnds(kafka_end_offsets(kafka)))
 # Offsets the consumer skipped are read back from the same brokers, with the same credentials.

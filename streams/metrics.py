@@ -12,6 +12,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from models.integrity.scoring import SIGNALS
+
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
 # `_created` series double the exposition size and no dashboard or rule of ours reads them.
@@ -184,6 +186,19 @@ class Metrics:
         self.alerts = Counter(
             "reviewstream_alerts_total", "Alert records published, by kind, status (firing|resolved) and severity.",
             ["kind", "status", "severity"], registry=r)
+        self.integrity_reviews = Counter(
+            "reviewstream_integrity_reviews_total", "Reviews assessed by the integrity step, by verdict: passed, "
+            "flagged (on arrival), flagged_later (by later evidence).", ["verdict"], registry=r)
+        for verdict in ("passed", "flagged", "flagged_later"):
+            self.integrity_reviews.labels(verdict)
+        self.integrity_flags = Counter(
+            "reviewstream_integrity_flags_total", "Flagged reviews, by each signal that fired for them.", ["signal"],
+            registry=r)
+        for signal in SIGNALS:
+            self.integrity_flags.labels(signal)
+        self.integrity_open_campaigns = Gauge(
+            "reviewstream_integrity_open_campaigns", "review_campaign incidents open on this worker's products.",
+            registry=r)
         self.alerts_suppressed = Counter(
             "reviewstream_alerts_suppressed_total", "Triggers that joined an open incident (cooldown), by kind.",
             ["kind"], registry=r)

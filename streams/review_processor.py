@@ -17,6 +17,7 @@ from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.dead_letter import DeadLetter
 from models.errors import InvalidEvent
 from models.insight import ReviewInsight
+from models.integrity.text import text_signature
 from models.review import Review, parse_review
 from streams.delivery.dead_letters import DeadLetters, SourceMessage
 from streams.delivery.poison import attempt
@@ -89,6 +90,7 @@ class ReviewProcessor:
         for kind in redacted.kinds:
             self.metrics.redactions.labels(kind).inc()
         text = ReviewText(text=redacted.text, lang_hint=review.lang, rating=review.rating)
+        signature = text_signature(redacted.text)
         reply, degraded = await self._analyse_text(text)
         checked = self.output_guard.check(reply.analysis, review_text=redacted.text, lang_hint=review.lang)
         for rejection in checked.rejections:
@@ -108,6 +110,9 @@ class ReviewProcessor:
             rating=review.rating,
             review_created_at=review.created_at,
             analyzed_at=self._clock(),
+            # On the redacted text: the signature travels on, and must not be a fingerprint of removed personal data.
+            text_signature=signature.to_wire(),
+            text_shingles=signature.shingles,
         )
         insight, action = enforce_reply_policy(insight, allow_concessions=self.allow_concessions)
         self.metrics.reply_drafts.labels(action).inc()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from models.alerts import AlertConfig
+from models.integrity import DEFAULT_INTEGRITY_CONFIG, IntegrityConfig
 from models.marketing import MarketingConfig
 from streams.settings import Settings
 
-__all__ = ["alert_config", "marketing_config"]
+__all__ = ["alert_config", "integrity_config", "marketing_config"]
 
 
 def alert_config(settings: Settings) -> AlertConfig:
@@ -29,3 +32,10 @@ def marketing_config(settings: Settings) -> MarketingConfig:
         cap_messages=settings.marketing_cap_messages,
         cap_window_s=settings.marketing_cap_window_s,
     )
+
+
+def integrity_config(settings: Settings) -> IntegrityConfig:
+    """The integrity defaults (models/integrity/config.py, tuned by bench.integrity) with the worker's threshold and
+    the incident rules (cooldown) of its other alerts."""
+    return dataclasses.replace(DEFAULT_INTEGRITY_CONFIG, threshold=settings.integrity_threshold,
+                               alerts=alert_config(settings))

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     privacy_requests_topic: str = Field("privacy-requests", description="erasure requests, key user_id (input)")
     privacy_audit_topic: str = Field("privacy-audit", description="what each erasure did, key request_id; no "
                                      "personal data")
+    review_integrity_topic: str = Field("review-integrity", description="the integrity verdict on each review, key "
+                                        "review_id (compacted: a later revision replaces it)")
     # Partitions are the unit of parallelism: at most this many workers share the work.
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
@@ -116,6 +118,12 @@ class Settings(BaseSettings):
     alert_competitor_ratio: float = Field(3.0, ge=1, description="mentions must reach this × the baseline rate")
     alert_vip_segments: list[str] = Field(["champion"], description="RFM segments counted as VIP")
     alert_vip_min_spend: float = Field(500.0, ge=0, description="spend that makes any customer a VIP")
+
+    # Review integrity (models/integrity/).
+    integrity_threshold: float = Field(0.62, gt=0, lt=1, description="integrity score from which a review is flagged")
+    integrity_exclude_flagged: bool = Field(
+        True, description="keep reviews flagged when they arrive out of the product sentiment windows and the "
+        "negative_spike and competitor_trend rules (a review flagged later, by later evidence, stays in)")
 
     # Marketing triggers (models/marketing.py).
     marketing_abandon_after_s: float = Field(3600.0, gt=0, description="cart untouched this long: abandoned")
@@ -185,8 +193,15 @@ class Settings(BaseSettings):
 
     @property
     def product_events_topic(self) -> str:
-        """Internal: insights keyed by product_id, co-partitioned with the product window table."""
+        """Internal: reviews (with their author's integrity evidence), text matches and taints keyed by product_id,
+        co-partitioned with the product window and integrity tables."""
         return f"{self.app_id}-product-events"
+
+    @property
+    def integrity_bands_topic(self) -> str:
+        """Internal: review text signatures keyed by LSH band key ("band:bucket"), co-partitioned with the
+        cross-product near-duplicate index."""
+        return f"{self.app_id}-integrity-bands"
 
 
 _current: Settings | None = None

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 TopicRole = Literal["reviews", "clickstream", "insights", "dead_letters", "profiles", "sessions", "product_sentiment",
                     "alerts", "marketing", "support_queue", "privacy_requests", "privacy_audit", "profile_events",
-                    "product_events", "marketing_triggers"]
+                    "product_events", "marketing_triggers", "review_integrity", "integrity_bands"]
 
 # Latest value per key is what consumers want from these: compaction keeps it forever, drops the rest.
 _COMPACT: Mapping[str, str] = {"cleanup.policy": "compact"}
@@ -88,6 +88,10 @@ REGISTRY: Mapping[TopicRole, _Entry] = {
     "profile_events": _Entry(lambda s: s.profile_events_topic, "user_id", None, internal=True),
     "product_events": _Entry(lambda s: s.product_events_topic, "product_id", None, internal=True),
     "marketing_triggers": _Entry(lambda s: s.marketing_triggers_topic, "user_id", None, internal=True),
+    # A later revision of a verdict (later evidence flagged the review) replaces the earlier one under its key.
+    "review_integrity": _Entry(lambda s: s.review_integrity_topic, "review_id", "review_integrity",
+                               lambda _s: _COMPACT),
+    "integrity_bands": _Entry(lambda s: s.integrity_bands_topic, "band:bucket", None, internal=True),
 }
 
 

@@ -29,7 +29,7 @@ def isolated_env(kafka_broker: str, name: str) -> dict[str, str]:
               "DEAD_LETTERS": "dead-letters", "PROFILES": "user-profiles", "SESSIONS": "user-sessions",
               "PRODUCT_SENTIMENT": "product-sentiment", "ALERTS": "alerts", "MARKETING": "marketing-messages",
               "SUPPORT_QUEUE": "support-queue", "PRIVACY_REQUESTS": "privacy-requests",
-              "PRIVACY_AUDIT": "privacy-audit"}
+              "PRIVACY_AUDIT": "privacy-audit", "REVIEW_INTEGRITY": "review-integrity"}
     env.update({f"REVIEWSTREAM_{key}_TOPIC": f"{topic}-{name}" for key, topic in topics.items()})
     env.update(REVIEWSTREAM_BROKER=kafka_broker, REVIEWSTREAM_APP_ID=f"rs-e2e-{name}")
     return env

@@ -178,6 +178,7 @@ def new_deployment(broker: str, unique_name: str, tmp_path: Path, **security: st
         "REVIEWSTREAM_SUPPORT_QUEUE_TOPIC": f"support-queue-{unique_name}",
         "REVIEWSTREAM_PRIVACY_REQUESTS_TOPIC": f"privacy-requests-{unique_name}",
         "REVIEWSTREAM_PRIVACY_AUDIT_TOPIC": f"privacy-audit-{unique_name}",
+        "REVIEWSTREAM_REVIEW_INTEGRITY_TOPIC": f"review-integrity-{unique_name}",
         "REVIEWSTREAM_TOPIC_PARTITIONS": "4",
         "REVIEWSTREAM_API_TOKEN": API_TOKEN,
         # Dead letters keep the original sealed only when a key is configured; the tests open them with it.

@@ -2,8 +2,10 @@
 expected alerts and messages, and a replay of the whole input after a restart gives no duplicates.
 
 The scenario: a kettle that turns bad (positive reviews in earlier hours, then six negative ones in the current
-hour), a charger that starts smoking, a champion customer's complaint, an abandoned cart, a cart that was bought,
-an opted-out customer's cart, and a fan writing three positive reviews (thank-you messages, capped at two a week).
+hour, from customers who bought it: six complaints at once from accounts that never bought it would be a review
+campaign, kept out of the spike rule), a charger that starts smoking, a champion customer's complaint, an abandoned
+cart, a cart that was bought, an opted-out customer's cart, and a fan writing three positive reviews (thank-you
+messages, capped at two a week).
 The worker runs the default `local` analyzer, so messages come from the templates.
 """
 
@@ -54,6 +56,9 @@ def scenario(now: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     for i in range(5):  # a champion: five orders, 600 spent, the last one four days ago
         click("u-vip", "purchase", now - (8 - i) * 86400, product_id=f"p-gift{i}", category="kitchen", brand="Acme",
               price=120.0, quantity=1, order_id=f"o-vip{i}")
+    for i in range(len(NEGATIVE)):  # the unhappy customers bought the kettle: their complaints are organic
+        click(f"u-n{i}", "purchase", now - 10 * 86400 + i, product_id="p-kettle", category="kitchen", brand="Acme",
+              price=49.0, quantity=1, order_id=f"o-n{i}")
     click("u-cart", "view", now - 3, product_id="p-kettle", category="kitchen", brand="Acme", price=49.0)
     click("u-cart", "add_to_cart", now - 2, product_id="p-kettle", category="kitchen", brand="Acme", price=49.0,
           quantity=1)

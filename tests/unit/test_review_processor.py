@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import hashlib
 
+import jsonschema
 import orjson
 import pytest
 
+from models.integrity import text_signature
+from models.schemas import load_schema
 from streams.llm.errors import PermanentLLMError
 from streams.metrics import Metrics
 from streams.review_processor import ReviewProcessor, SourceMessage
@@ -32,6 +35,17 @@ async def test_personal_data_is_redacted_before_the_analyzer_sees_it() -> None:
     assert result.insight is not None
     assert "13812345678" not in analyzer.seen[0] and "jo@example.com" not in analyzer.seen[0]
     assert result.insight.redacted == ["email", "phone"]
+
+
+async def test_the_insight_carries_the_signature_of_the_redacted_text_for_the_integrity_step() -> None:
+    analyzer = FakeAnalyzer()
+    text = "Broken on arrival, call me on 13812345678 at once"
+    result = await ReviewProcessor(analyzer).process(message(text))
+    assert result.insight is not None
+    signature = text_signature(analyzer.seen[0])
+    assert (result.insight.text_signature, result.insight.text_shingles) == (signature.to_wire(), signature.shingles)
+    assert result.insight.text_signature != text_signature(text).to_wire()
+    jsonschema.validate(result.insight.to_dict(), load_schema("review_insight"))
 
 
 async def test_bad_input_becomes_a_dead_letter_pointing_at_its_source() -> None:
