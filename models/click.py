@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, get_args
 
 from models.bounds import DEFAULT_BOUNDS, FieldBounds
 from models.errors import InvalidEvent
-from models.record import FrozenRecord
+from models.structs import FrozenRecord
 from models.wire import (
     bounded_int,
     bounded_number,

@@ -40,7 +40,7 @@ import msgspec
 
 from models.click import ClickEvent
 from models.insight import ReviewInsight
-from models.record import FrozenRecord, Record
+from models.structs import FrozenRecord, Record
 
 __all__ = [
     "DEFAULT_CONFIG",

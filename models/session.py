@@ -35,7 +35,7 @@ import msgspec
 
 from models.click import ClickEvent
 from models.profile import SourceRef, already_folded, note_folded
-from models.record import Record
+from models.structs import Record
 
 __all__ = ["DEFAULT_SESSION_CONFIG", "Session", "SessionConfig", "SessionState", "close_due", "copy_state", "expire",
            "observe", "observe_in_place", "session_id_for", "session_key"]

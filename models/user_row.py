@@ -44,8 +44,8 @@ from models.profile import (
     insight_facts,
     note_folded,
 )
-from models.record import Record
 from models.session import DEFAULT_SESSION_CONFIG, Session, SessionConfig, SessionState, observe_in_place, session_key
+from models.structs import Record
 
 __all__ = ["DEFAULT_ROW_CONFIG", "RowConfig", "UserRow", "fold_click_into_row", "fold_insight_into_row",
            "published_session_ids", "remember_sessions"]

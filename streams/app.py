@@ -142,7 +142,7 @@ insights_topic = _declare("insights", ReviewInsight)
 # The insights topic read back as raw bytes (the review agent writes it with the ReviewInsight record).
 insights_in_topic = _declare("insights")
 dead_letters_topic = _declare("dead_letters", DeadLetter)
-# Profiles and sessions are sent as the JSON their records encode themselves (models/record.py).
+# Profiles and sessions are sent as the JSON their records encode themselves (models/structs.py).
 profiles_topic = _declare("profiles")
 sessions_topic = _declare("sessions")
 product_sentiment_topic = _declare("product_sentiment", ProductWindow)

@@ -23,9 +23,9 @@ from models.profile import (
     fold_click,
     fold_insight,
 )
-from models.record import field_names
 from models.schemas import SCHEMA_NAMES, load_schema
 from models.session import Session, SessionState, expire, observe
+from models.structs import field_names
 
 T0 = 1_699_999_200.0
 

@@ -1,5 +1,5 @@
 """`Record` and `FrozenRecord`: the bases of the records the profile fold builds on every click (clicks, profiles,
-sessions), on `msgspec.Struct` instead of `faust.Record`.
+sessions), on `msgspec.Struct` instead of `faust.Record` (models/records.py holds the Faust base of the other records).
 
 >>> class Line(FrozenRecord, frozen=True):
 ...     qty: int
