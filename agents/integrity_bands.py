@@ -19,7 +19,7 @@ from models.integrity import BandBucket, BandProbe, probe_band
 from streams.app import (
     app,
     dead_letters,
-    forwarded_reader,
+    fold_forwarded_each,
     integrity_bands_in_topic,
     metrics,
     product_events_topic,
@@ -27,7 +27,7 @@ from streams.app import (
     settings,
 )
 from streams.delivery.fold_loop import run_fold_loop
-from streams.delivery.output import Output, OutputRejected, send_output
+from streams.delivery.output import Output, send_output
 from streams.rule_configs import integrity_config
 from streams.tables.options import table_options
 
@@ -48,14 +48,7 @@ async def fold_integrity_bands(stream: StreamT[Any]) -> None:
 
 
 async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None:
-    for event in events:
-        message = event.message
-        try:
-            await _probe(await forwarded_reader.read(message.value), event)
-        except InvalidEvent as exc:
-            await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
-        except OutputRejected as exc:
-            await dead_letters.send(event, exc, stage="fold")
+    await fold_forwarded_each(events, _probe)
 
 
 async def _probe(forwarded: ForwardedEvent, event: EventT[Any]) -> None:

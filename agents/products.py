@@ -38,7 +38,7 @@ from streams.alerting import publish_alerts
 from streams.app import (
     app,
     dead_letters,
-    forwarded_reader,
+    fold_forwarded_each,
     guarded,
     metrics,
     product_events_in_topic,
@@ -49,7 +49,7 @@ from streams.app import (
 )
 from streams.delivery.due_index import DueIndex
 from streams.delivery.fold_loop import run_fold_loop
-from streams.delivery.output import Output, OutputRejected, send_output
+from streams.delivery.output import Output, send_output
 from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config
 
@@ -77,19 +77,7 @@ async def fold_product_windows(stream: StreamT[Any]) -> None:
 
 
 async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None:
-    for event in events:
-        await _handle(event)
-
-
-async def _handle(event: EventT[Any]) -> None:
-    message = event.message
-    try:
-        await _fold(await forwarded_reader.read(message.value), event)
-    except InvalidEvent as exc:
-        # Garbled or forged: never folded (a forged source offset would hide that partition's real insights).
-        await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
-    except OutputRejected as exc:
-        await dead_letters.send(event, exc, stage="fold")
+    await fold_forwarded_each(events, _fold)
 
 
 async def _fold(forwarded: ForwardedEvent, event: EventT[Any]) -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 import faust
 import rocksdict
 from faust.exceptions import SameNode
+from faust.types import EventT
 from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from prometheus_client import generate_latest
@@ -21,6 +22,7 @@ from prometheus_client import generate_latest
 from models.alerts import Alert
 from models.bounds import PRODUCER_MAX_REQUEST_BYTES
 from models.dead_letter import DeadLetter
+from models.errors import InvalidEvent
 from models.forwarded_event import ForwardedEvent, ForwardedSources
 from models.insight import ReviewInsight
 from models.integrity.records import ReviewIntegrity
@@ -31,6 +33,7 @@ from streams.compat.faust_internals import committed_offset, partition_databases
 from streams.delivery import due_index
 from streams.delivery.dead_letters import DeadLetters
 from streams.delivery.lag import LagTracker
+from streams.delivery.output import OutputRejected, send_output
 from streams.delivery.skipped_reader import KafkaSkippedReader
 from streams.delivery.source_guard import ForwardedReader, SourceEnds, kafka_end_offsets
 from streams.kafka.client import KafkaConnection
@@ -46,6 +49,7 @@ __all__ = [
     "clickstream_topic",
     "dead_letters",
     "dead_letters_topic",
+    "fold_forwarded_each",
     "forwarded_reader",
     "forwarded_sources",
     "guarded",
@@ -205,6 +209,21 @@ def served_by_owner(table: Any, match_info: str) -> Callable[[Any], Any]:
 
     return decorate
 dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
+
+
+async def fold_forwarded_each(events: Sequence[EventT[Any]],
+                              fold: Callable[[ForwardedEvent, EventT[Any]], Awaitable[None]]) -> None:
+    """Each event of an internal topic read strictly and folded on its own, in order. A garbled or forged one is
+    never folded (a forged source offset would hide that partition's real events): it becomes a dead letter, as does
+    an event whose output Kafka refuses."""
+    for event in events:
+        message = event.message
+        try:
+            await fold(await forwarded_reader.read(message.value), event)
+        except InvalidEvent as exc:
+            await send_output(dead_letters.output(message, exc.reason, exc.detail, exc, stage="fold"), metrics)
+        except OutputRejected as exc:
+            await dead_letters.send(event, exc, stage="fold")
 
 
 @app.page("/metrics")
