@@ -13,6 +13,7 @@ What these tests pin down, for whoever turns client failures into start-up error
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import ssl
@@ -68,6 +69,15 @@ async def start_and_stop(kind: ClientKind, bootstrap: str, auth: dict[str, Any])
         await asyncio.wait_for(client.start(), timeout=START_BOUND_S)
     finally:
         await (client.close() if isinstance(client, AIOKafkaAdminClient) else client.stop())
+        # A connection whose handshake failed can be left unclosed inside aiokafka (seen once in a full run of the
+        # suite, a ResourceWarning when it is collected): collect now, so that it is reported in the test that caused
+        # it, where FAILED_HANDSHAKE_LEAK lets it pass, and not in whichever test runs next.
+        gc.collect()
+
+
+# aiokafka's, not ours: the socket of a refused handshake, collected unclosed.
+FAILED_HANDSHAKE_LEAK = pytest.mark.filterwarnings(
+    "ignore:Exception ignored in.*_SelectorTransport.__del__:pytest.PytestUnraisableExceptionWarning")
 
 
 def logged_reasons(caplog: pytest.LogCaptureFixture) -> str:
@@ -88,6 +98,7 @@ async def test_sasl_ssl_with_a_client_certificate(secure_kafka_broker: SecureKaf
     assert await round_trip(broker.bootstrap, auth) == b"hello over SASL_SSL"
 
 
+@FAILED_HANDSHAKE_LEAK
 async def test_mutual_tls_listener_needs_the_client_certificate(secure_kafka_broker: SecureKafka) -> None:
     broker = secure_kafka_broker
     with_cert = {"security_protocol": "SSL", "ssl_context": broker.ssl_context(client_certificate=True)}
@@ -105,6 +116,7 @@ async def test_sasl_plaintext_listener(secure_kafka_broker: SecureKafka) -> None
     assert await round_trip(broker.sasl_plaintext_bootstrap, auth) == b"hello over SASL_PLAINTEXT"
 
 
+@FAILED_HANDSHAKE_LEAK
 @pytest.mark.parametrize("kind", [AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient])
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
 async def test_wrong_password_fails_start_without_retrying(
@@ -120,6 +132,7 @@ async def test_wrong_password_fails_start_without_retrying(
     assert broker.password not in logged_reasons(caplog)
 
 
+@FAILED_HANDSHAKE_LEAK
 @pytest.mark.parametrize("kind", [AIOKafkaProducer, AIOKafkaConsumer, AIOKafkaAdminClient])
 async def test_untrusted_ca_fails_start_without_retrying(
         secure_kafka_broker: SecureKafka, kind: ClientKind, caplog: pytest.LogCaptureFixture) -> None:
