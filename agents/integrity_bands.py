@@ -18,15 +18,13 @@ from models.forwarded_event import ForwardedEvent
 from models.integrity import BandBucket, BandProbe, probe_band
 from streams.app import (
     app,
-    dead_letters,
     fold_forwarded_each,
+    fold_in_batches,
     integrity_bands_in_topic,
     metrics,
     product_events_topic,
-    reread,
     settings,
 )
-from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, send_output
 from streams.rule_configs import integrity_config
 from streams.tables.options import table_options
@@ -42,9 +40,7 @@ INTEGRITY_CONFIG = integrity_config(settings)
 @app.agent(integrity_bands_in_topic, name="integrity_bands")
 async def fold_integrity_bands(stream: StreamT[Any]) -> None:
     # The shared fold loop (streams/delivery/fold_loop.py), as the other table agents.
-    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
-                        agent="integrity_bands", max_batch=settings.fold_batch_max_events,
-                        poison_attempts=settings.poison_max_attempts)
+    await fold_in_batches(stream, _fold_partition, agent="integrity_bands")
 
 
 async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None:

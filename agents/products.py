@@ -37,18 +37,16 @@ from models.profile import InsightFacts, SourceRef, insight_facts
 from streams.alerting import publish_alerts
 from streams.app import (
     app,
-    dead_letters,
     fold_forwarded_each,
+    fold_in_batches,
     guarded,
     metrics,
     product_events_in_topic,
     product_sentiment_topic,
-    reread,
     served_by_owner,
     settings,
 )
 from streams.delivery.due_index import DueIndex
-from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, send_output
 from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config
@@ -71,9 +69,7 @@ async def fold_product_windows(stream: StreamT[Any]) -> None:
     # The shared fold loop (streams/delivery/fold_loop.py): offset order, acks after the outputs are sent, skipped
     # offsets read back, poison pills dead-lettered alone. Each insight is folded on its own (it touches a few window
     # rows).
-    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
-                        agent="products", max_batch=settings.fold_batch_max_events,
-                        poison_attempts=settings.poison_max_attempts)
+    await fold_in_batches(stream, _fold_partition, agent="products")
 
 
 async def _fold_partition(partition: int, events: Sequence[EventT[Any]]) -> None:

@@ -61,6 +61,7 @@ from streams.app import (
     app,
     bounds,
     dead_letters,
+    fold_in_batches,
     forwarded_reader,
     guarded,
     lag,
@@ -71,14 +72,12 @@ from streams.app import (
     product_events_topic,
     profile_events_topic,
     profiles_topic,
-    reread,
     served_by_owner,
     sessions_topic,
     settings,
     tombstone_topics,
 )
 from streams.delivery.due_index import DueIndex
-from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.output import Output, OutputRejected, send_output
 from streams.delivery.watermark import WATERMARK
 from streams.rule_configs import alert_config, integrity_config, marketing_config
@@ -140,9 +139,7 @@ profile_inputs = app.topic(*_inputs, key_type=bytes, value_type=bytes, key_seria
 @app.agent(profile_inputs, name="profiles")
 async def fold_profiles(stream: StreamT[Any]) -> None:
     # Outputs are sent without waiting: Faust flushes the producer before it commits the input offsets.
-    await run_fold_loop(stream, _fold_partition, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters,
-                        agent="profiles", max_batch=settings.fold_batch_max_events,
-                        poison_attempts=settings.poison_max_attempts, on_finished=_finished)
+    await fold_in_batches(stream, _fold_partition, agent="profiles", on_finished=_finished)
 
 
 def _finished(tp: Any, timestamp: float | None) -> None:

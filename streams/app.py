@@ -32,6 +32,7 @@ from models.product_sentiment import ProductWindow
 from streams.compat.faust_internals import committed_offset, partition_databases, proxy_request
 from streams.delivery import due_index
 from streams.delivery.dead_letters import DeadLetters
+from streams.delivery.fold_loop import FoldPartition, run_fold_loop
 from streams.delivery.lag import LagTracker
 from streams.delivery.output import OutputRejected, send_output
 from streams.delivery.skipped_reader import KafkaSkippedReader
@@ -50,6 +51,7 @@ __all__ = [
     "dead_letters",
     "dead_letters_topic",
     "fold_forwarded_each",
+    "fold_in_batches",
     "forwarded_reader",
     "forwarded_sources",
     "guarded",
@@ -209,6 +211,15 @@ def served_by_owner(table: Any, match_info: str) -> Callable[[Any], Any]:
 
     return decorate
 dead_letters = DeadLetters(metrics=metrics, sealer=settings.dead_letter_keyring(), topic=dead_letters_topic)
+
+
+async def fold_in_batches(stream: Any, fold: FoldPartition, *, agent: str,
+                          on_finished: Callable[[Any, float | None], None] | None = None) -> None:
+    """A table agent's loop: the shared fold loop (streams/delivery/fold_loop.py: offset order, acks after the outputs
+    are sent, skipped offsets read back, poison pills dead-lettered alone) with this worker's settings."""
+    await run_fold_loop(stream, fold, app=app, metrics=metrics, reader=reread, dead_letters=dead_letters, agent=agent,
+                        max_batch=settings.fold_batch_max_events, poison_attempts=settings.poison_max_attempts,
+                        on_finished=on_finished)
 
 
 async def fold_forwarded_each(events: Sequence[EventT[Any]],

@@ -19,24 +19,11 @@ from streams.delivery.dead_letters import DeadLetters
 from streams.delivery.fold_loop import run_fold_loop
 from streams.delivery.skipped_reader import RereadMessage
 from streams.metrics import Metrics
+from tests.unit.test_pipelined_skips import FakeApp, FakeEvent
 
 P0 = TP("clicks", 0)
 P1 = TP("clicks", 1)
 DEADLINE_S = 5.0
-
-
-@dataclass
-class FakeEvent:
-    message: RereadMessage
-
-
-@dataclass
-class FakeApp:
-    consumer_generation_id: int = 1
-    crashed: list[BaseException] = field(default_factory=list)
-
-    async def crash(self, reason: BaseException) -> None:
-        self.crashed.append(reason)
 
 
 @dataclass

@@ -34,6 +34,11 @@ class FakeEvent:
 @dataclass
 class FakeApp:
     consumer_generation_id: int = 1
+    # What `app.crash` was given: an agent that cannot go on stops the worker.
+    crashed: list[BaseException] = field(default_factory=list)
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crashed.append(reason)
 
 
 @dataclass
