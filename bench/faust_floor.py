@@ -59,6 +59,9 @@ def build(mode: str, broker: str, topic: str, partitions: int, events: int, resu
 
     @app.agent(source, name="floor")
     async def handle(stream: Any) -> None:
+        if mode == "distinct_users_io":
+            # An output topic is created by the app that declares it (the worker's admin set-up does the same).
+            await outputs.maybe_declare()
         async for event in stream.events():
             if not state["n"]:
                 state["first"], state["first_cpu"] = time.perf_counter(), time.process_time()
