@@ -6,7 +6,17 @@ from collections.abc import Sequence
 
 from models.insight import ReviewAnalysis, ReviewInsight
 
-__all__ = ["make_insight"]
+# Reviews that exercise the LLM path's formats: English and Chinese, a question, a safety report, a one-word review.
+MIXED_REVIEW_TEXTS = [
+    "Great battery, but the delivery was late and the box arrived damaged.",
+    "物流很快，包装很好，质量也不错，比小米的好用。",
+    "Is there a charger included? The Samsung one was missing a cable.",
+    "The charger caught fire and smoked. I want a refund!",
+    "质量太差了，坏了，我要退货",
+    "ok",
+]
+
+__all__ = ["MIXED_REVIEW_TEXTS", "make_insight"]
 
 _SCORES = {"positive": 0.8, "negative": -0.8, "neutral": 0.0, "mixed": 0.0}
 
